@@ -1,0 +1,140 @@
+"""Typed configuration, read once from the environment; the OpenAI API key read lazily.
+
+Every setting has one name (the environment variable, as documented in the README and fed by
+template.yaml) and one type. A missing or invalid value raises ``ConfigurationError`` naming the
+variable, at the first use, so a misconfigured function fails fast and says why.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import cache
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+# How long a key read from Secrets Manager / SSM is reused before it is read again, so a
+# rotated key is picked up without a redeploy and a warm container makes no extra calls.
+SECRET_MAX_AGE_SECONDS = 300
+
+DEFAULT_MOJANG_API_URL = "https://api.mojang.com"
+DEFAULT_MOJANG_SESSION_URL = "https://sessionserver.mojang.com"
+DEFAULT_MINECRAFT_SERVICES_URL = "https://api.minecraftservices.com"
+
+PositiveSeconds = Annotated[float, Field(gt=0, le=900)]
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+class Settings(BaseModel):
+    """Everything the functions read from their environment (the names are the aliases)."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    openai_base_url: AnyHttpUrl | None = Field(None, alias="OPENAI_BASE_URL")
+    openai_model: str = Field("gpt-4o-mini", alias="OPENAI_MODEL", min_length=1, max_length=200)
+    # Locally the key itself; deployed, the name of a Secrets Manager secret or of an SSM
+    # SecureString parameter that holds it (never the key in a plain environment value).
+    openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY", repr=False)
+    openai_api_key_secret: str | None = Field(None, alias="OPENAI_API_KEY_SECRET")
+    openai_api_key_parameter: str | None = Field(None, alias="OPENAI_API_KEY_PARAMETER")
+
+    mojang_api_url: AnyHttpUrl = Field(AnyHttpUrl(DEFAULT_MOJANG_API_URL), alias="MOJANG_API_URL")
+    mojang_session_url: AnyHttpUrl = Field(
+        AnyHttpUrl(DEFAULT_MOJANG_SESSION_URL), alias="MOJANG_SESSION_URL"
+    )
+    minecraft_services_url: AnyHttpUrl = Field(
+        AnyHttpUrl(DEFAULT_MINECRAFT_SERVICES_URL), alias="MINECRAFT_SERVICES_URL"
+    )
+
+    # Limits. The request deadline is also capped by the Lambda's remaining time.
+    max_tool_rounds: int = Field(6, alias="MAX_TOOL_ROUNDS", ge=1, le=20)
+    request_deadline_seconds: PositiveSeconds = Field(25.0, alias="REQUEST_DEADLINE_SECONDS")
+    deadline_margin_seconds: float = Field(1.5, alias="DEADLINE_MARGIN_SECONDS", ge=0, le=10)
+    max_completion_tokens: int = Field(1024, alias="MAX_COMPLETION_TOKENS", ge=16, le=32768)
+    max_total_tokens: int = Field(60000, alias="MAX_TOTAL_TOKENS", ge=100)
+    model_max_retries: int = Field(2, alias="MODEL_MAX_RETRIES", ge=0, le=5)
+    tool_output_max_chars: int = Field(8000, alias="TOOL_OUTPUT_MAX_CHARS", ge=200, le=100_000)
+
+    mojang_timeout_seconds: PositiveSeconds = Field(4.0, alias="MOJANG_TIMEOUT_SECONDS")
+    mojang_max_retries: int = Field(2, alias="MOJANG_MAX_RETRIES", ge=0, le=5)
+    mojang_cache_ttl_seconds: float = Field(3600.0, alias="MOJANG_CACHE_TTL_SECONDS", ge=0)
+    mojang_negative_cache_ttl_seconds: float = Field(
+        120.0, alias="MOJANG_NEGATIVE_CACHE_TTL_SECONDS", ge=0
+    )
+    mojang_cache_max_entries: int = Field(4096, alias="MOJANG_CACHE_MAX_ENTRIES", ge=1)
+
+    # Off by default: questions and tool payloads are users' data.
+    log_message_contents: bool = Field(False, alias="LOG_MESSAGE_CONTENTS")
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> Settings:
+        sources = [self.openai_api_key_secret, self.openai_api_key_parameter]
+        if all(sources):
+            raise ValueError(
+                "set OPENAI_API_KEY_SECRET or OPENAI_API_KEY_PARAMETER, not both",
+            )
+        return self
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read the settings from ``environ``; blank values count as unset."""
+        values = {key: value for key, value in environ.items() if value.strip()}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            raise ConfigurationError(_describe(error)) from None
+
+    @property
+    def model_configured(self) -> bool:
+        """True when some source of an API key (or a keyless local server) is configured."""
+        return bool(
+            self.openai_api_key
+            or self.openai_api_key_secret
+            or self.openai_api_key_parameter
+            or self.openai_base_url
+        )
+
+    def api_key(self) -> str:
+        """The OpenAI API key, from the environment or (cached) from Secrets Manager / SSM."""
+        if self.openai_api_key_secret:
+            from aws_lambda_powertools.utilities import parameters
+
+            return str(
+                parameters.get_secret(self.openai_api_key_secret, max_age=SECRET_MAX_AGE_SECONDS)
+            )
+        if self.openai_api_key_parameter:
+            from aws_lambda_powertools.utilities import parameters
+
+            return str(
+                parameters.get_parameter(
+                    self.openai_api_key_parameter, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS
+                )
+            )
+        if self.openai_api_key:
+            return self.openai_api_key
+        if self.openai_base_url:
+            # Local OpenAI-compatible servers (Ollama, vLLM, llama.cpp) accept any key.
+            return "unused"
+        raise ConfigurationError(
+            "no model is configured: set OPENAI_API_KEY (or OPENAI_API_KEY_SECRET / "
+            "OPENAI_API_KEY_PARAMETER when deployed), and OPENAI_BASE_URL for a server other "
+            "than OpenAI's"
+        )
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        problems.append(f"{name}: {item['msg']}")
+    return "invalid configuration: " + "; ".join(problems)
+
+
+@cache
+def get_settings() -> Settings:
+    """The settings of this process (read once per container)."""
+    return Settings.from_env(os.environ)
