@@ -48,8 +48,8 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign,assignment]
 
 
 @pytest.fixture(autouse=True)
@@ -71,9 +71,64 @@ def load_event(name: str) -> dict[str, Any]:
     return data
 
 
+class LambdaContext:
+    """What Lambda passes a handler, with the remaining time it would report."""
+
+    function_name = "ChatFunction"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ChatFunction"
+    aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+
+    def __init__(self, remaining_seconds: float = 29.0) -> None:
+        import time
+
+        self._ends_at = time.monotonic() + remaining_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        import time
+
+        return max(int((self._ends_at - time.monotonic()) * 1000), 0)
+
+
 @pytest.fixture
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
-    """Record back-off sleeps instead of sleeping them."""
-    slept: list[float] = []
-    monkeypatch.setattr("time.sleep", slept.append)
-    yield slept
+def lambda_context() -> LambdaContext:
+    return LambdaContext()
+
+
+@pytest.fixture(scope="session")
+def model_server() -> Iterator[Any]:
+    """The scripted fake OpenAI server (one per session; reset before each test using it)."""
+    from tests.fakes.model_server import FakeModelServer
+
+    with FakeModelServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mojang_server() -> Iterator[Any]:
+    """The fake Mojang API (one per session; faults and log cleared before each test)."""
+    from tests.fakes.mojang_server import FakeMojangServer
+
+    with FakeMojangServer() as server:
+        yield server
+
+
+@pytest.fixture
+def app_env(
+    monkeypatch: pytest.MonkeyPatch, model_server: Any, mojang_server: Any
+) -> Iterator[tuple[Any, Any]]:
+    """The functions' environment pointing at both fakes, with fresh clients and caches."""
+    from mojang_chat import runtime
+
+    model_server.reset()
+    mojang_server.clear_faults()
+    mojang_server.clear_log()
+    monkeypatch.setenv("OPENAI_BASE_URL", model_server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef")
+    monkeypatch.setenv("OPENAI_MODEL", "gpt-4o-mini")
+    for name in ("MOJANG_API_URL", "MOJANG_SESSION_URL", "MINECRAFT_SERVICES_URL"):
+        monkeypatch.setenv(name, mojang_server.url)
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "http://localhost:3000")
+    runtime.reset()
+    yield model_server, mojang_server
+    runtime.reset()

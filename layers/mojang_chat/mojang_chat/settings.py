@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 # How long a key read from Secrets Manager / SSM is reused before it is read again, so a
 # rotated key is picked up without a redeploy and a warm container makes no extra calls.
@@ -27,6 +35,10 @@ PositiveSeconds = Annotated[float, Field(gt=0, le=900)]
 
 class ConfigurationError(RuntimeError):
     """A setting is missing or invalid; the message names the environment variable."""
+
+
+class ModelNotConfigured(ConfigurationError):
+    """No API key (nor a local model server) is configured; the message says what to set."""
 
 
 class Settings(BaseModel):
@@ -69,6 +81,17 @@ class Settings(BaseModel):
 
     # Off by default: questions and tool payloads are users' data.
     log_message_contents: bool = Field(False, alias="LOG_MESSAGE_CONTENTS")
+
+    # Origins whose pages may call the API (comma-separated); none means no CORS headers.
+    # Deployed, API Gateway answers CORS itself from the template's AllowedOrigins.
+    cors_allowed_origins: tuple[str, ...] = Field((), alias="CORS_ALLOWED_ORIGINS")
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value
 
     @model_validator(mode="after")
     def _one_key_source(self) -> Settings:
@@ -119,7 +142,7 @@ class Settings(BaseModel):
         if self.openai_base_url:
             # Local OpenAI-compatible servers (Ollama, vLLM, llama.cpp) accept any key.
             return "unused"
-        raise ConfigurationError(
+        raise ModelNotConfigured(
             "no model is configured: set OPENAI_API_KEY (or OPENAI_API_KEY_SECRET / "
             "OPENAI_API_KEY_PARAMETER when deployed), and OPENAI_BASE_URL for a server other "
             "than OpenAI's"

@@ -1,0 +1,177 @@
+"""A small in-memory TTL cache with single-flight loading, shared by the threads of one process.
+
+Mojang sends no cache headers and rate-limits per IP, so the adapter keeps decoded answers for a
+while (names change rarely) and makes concurrent callers for the same key share one request
+instead of each sending their own (the way XSeries de-duplicates concurrent requests).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar, cast
+
+from mojang_chat.observability import count
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    expires_at: float
+    value: object
+
+
+class _Flight:
+    """One load in progress; callers that arrive meanwhile wait for its outcome."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: object = None
+        self.error: BaseException | None = None
+
+
+class TTLCache:
+    """Thread-safe, bounded, per-process cache of loaded values.
+
+    A value of ``None`` means "looked up and not found" and lives for ``negative_ttl`` (shorter,
+    so a newly registered or renamed player shows up soon); any other value lives for ``ttl``.
+    A TTL of 0 disables storing that kind of value (single-flight still applies). When
+    ``max_entries`` is reached the oldest stored entry is evicted. Exceptions raised by a loader
+    are never stored: the next caller loads again.
+
+    ``hits``, ``misses`` and ``coalesced`` (callers that waited for another caller's load) are
+    counted here and reported as the metrics ``<name>Hits``, ``<name>Misses`` and
+    ``<name>Coalesced``. Keys are compared exactly: callers normalise them (e.g. lower-case names).
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl: float = 3600.0,
+        negative_ttl: float = 120.0,
+        max_entries: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+        name: str = "Cache",
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        if ttl < 0 or negative_ttl < 0:
+            raise ValueError("TTLs must not be negative")
+        self.ttl = ttl
+        self.negative_ttl = negative_ttl
+        self.max_entries = max_entries
+        self.name = name
+        self.hits = 0
+        self.misses = 0
+        self.coalesced = 0
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._flights: dict[str, _Flight] = {}
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._purge_expired()
+            return len(self._entries)
+
+    def get(self, key: str) -> tuple[bool, object]:
+        """``(True, value)`` for a fresh entry (the value may be ``None``: a cached "not found"),
+        else ``(False, None)``. Counts a hit or a miss."""
+        with self._lock:
+            entry = self._fresh(key)
+            if entry is None:
+                self._record_miss()
+                return False, None
+            self._record_hit()
+            return True, entry.value
+
+    def put(self, key: str, value: object) -> None:
+        """Store ``value`` (``None`` for "not found") under ``key`` with the matching TTL."""
+        with self._lock:
+            self._store(key, value)
+
+    def clear(self) -> None:
+        """Forget every entry (loads in progress still complete for their waiting callers)."""
+        with self._lock:
+            self._entries.clear()
+
+    def get_or_load(self, key: str, loader: Callable[[], T], *, wait: float | None = None) -> T:
+        """The cached value for ``key``, or ``loader()``'s result, stored and returned.
+
+        If another thread is already loading ``key``, wait (at most ``wait`` seconds, then
+        ``TimeoutError``) for its outcome instead of loading again: its value is returned, its
+        exception re-raised. ``loader`` runs outside the lock, so slow loads of other keys do not
+        block each other.
+        """
+        with self._lock:
+            entry = self._fresh(key)
+            if entry is not None:
+                self._record_hit()
+                return cast(T, entry.value)
+            flight = self._flights.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+                self._record_miss()
+            else:
+                self.coalesced += 1
+                count(f"{self.name}Coalesced")
+
+        if not leader:
+            if not flight.done.wait(wait):
+                raise TimeoutError("gave up waiting for a concurrent lookup of the same key")
+            if flight.error is not None:
+                raise flight.error
+            return cast(T, flight.value)
+
+        try:
+            value = loader()
+        except BaseException as error:
+            # Shared with the callers already waiting on this load, never stored.
+            flight.error = error
+            raise
+        else:
+            flight.value = value
+            return value
+        finally:
+            with self._lock:
+                if flight.error is None:
+                    # Stored before the flight is dropped, so no caller falls between the two.
+                    self._store(key, flight.value)
+                self._flights.pop(key, None)
+            flight.done.set()
+
+    def _fresh(self, key: str) -> _Entry | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.expires_at <= self._clock():
+            del self._entries[key]
+            return None
+        return entry
+
+    def _store(self, key: str, value: object) -> None:
+        ttl = self.negative_ttl if value is None else self.ttl
+        if ttl <= 0:
+            return
+        self._entries.pop(key, None)
+        self._entries[key] = _Entry(self._clock() + ttl, value)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def _purge_expired(self) -> None:
+        now = self._clock()
+        for key in [key for key, entry in self._entries.items() if entry.expires_at <= now]:
+            del self._entries[key]
+
+    def _record_hit(self) -> None:
+        self.hits += 1
+        count(f"{self.name}Hits")
+
+    def _record_miss(self) -> None:
+        self.misses += 1
+        count(f"{self.name}Misses")

@@ -1,0 +1,152 @@
+"""The tool loop: model, tools, model ... until the model answers or a limit is reached.
+
+Used by ``POST /chat`` (the whole loop in one request) and, one step at a time, by the Step
+Functions workflow (``Model.complete`` and ``ToolRegistry.run`` are its two tasks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mojang_chat.deadline import Deadline
+from mojang_chat.lifecycle import RunStatus
+from mojang_chat.model import Model, ModelTurn, Usage
+from mojang_chat.observability import logger
+from mojang_chat.tools import ToolRegistry, ToolResult
+
+SYSTEM_PROMPT = (
+    "You answer questions about Minecraft: Java Edition players with the Mojang API tools you "
+    "are given: usernames, UUIDs, skins and capes. Call a tool whenever the answer depends on "
+    "Mojang data; never guess a UUID. Look up several players in one call when you can. If a "
+    "tool reports an error or that a player does not exist, say so plainly. Answer briefly, "
+    "and give UUIDs in full."
+)
+
+IncompleteReason = Literal["max_tool_rounds", "max_total_tokens", "max_completion_tokens"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How far one conversation may go."""
+
+    max_tool_rounds: int
+    max_total_tokens: int
+    tool_output_max_chars: int
+
+
+@dataclass
+class ChatOutcome:
+    """The answer, and the trace of how it was reached."""
+
+    answer: str
+    status: RunStatus
+    statuses: list[RunStatus]
+    tool_results: list[ToolResult]
+    usage: Usage
+    model: str
+    incomplete_reason: IncompleteReason | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+
+def build_messages(question: str, history: Sequence[tuple[str, str]] = ()) -> list[dict[str, Any]]:
+    """The conversation to send: our system prompt, the earlier turns, then the question.
+
+    History turns are ``(role, text)`` with role ``user`` or ``assistant`` only (the API layer
+    validates that): a client can never inject system, developer or tool messages.
+    """
+    messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPT}]
+    messages += [{"role": role, "content": text} for role, text in history]
+    messages.append({"role": "user", "content": question})
+    return messages
+
+
+def tool_messages(results: Sequence[ToolResult], max_chars: int) -> list[dict[str, Any]]:
+    """One ``tool`` message per result, answering the call it belongs to."""
+    return [
+        {"role": "tool", "tool_call_id": result.call.id, "content": result.content(max_chars)}
+        for result in results
+    ]
+
+
+def converse(
+    messages: list[dict[str, Any]],
+    *,
+    model: Model,
+    tools: ToolRegistry,
+    context: object,
+    executor: Executor,
+    limits: Limits,
+    deadline: Deadline,
+    on_status: Callable[[RunStatus], None] | None = None,
+    on_tool_results: Callable[[Sequence[ToolResult]], None] | None = None,
+) -> ChatOutcome:
+    """Run the conversation to an answer, going through the Assistants run statuses.
+
+    ``on_status`` hears each status as it is entered, ``on_tool_results`` each turn's tool
+    results (a terminal prints the transcript from them). Raises the model adapter's errors
+    (``ModelError``) and ``DeadlineExceeded``; whatever a tool does wrong goes to the model.
+    """
+    messages = list(messages)
+    statuses: list[RunStatus] = []
+    results: list[ToolResult] = []
+    usage = Usage()
+    last_text: str | None = None
+
+    def enter(status: RunStatus) -> None:
+        statuses.append(status)
+        if on_status is not None:
+            on_status(status)
+
+    def finish(turn: ModelTurn, reason: IncompleteReason | None) -> ChatOutcome:
+        status = RunStatus.INCOMPLETE if reason else RunStatus.COMPLETED
+        enter(status)
+        if reason:
+            logger.warning("conversation incomplete", extra={"reason": reason})
+        answer = turn.content if not turn.tool_calls else last_text
+        return ChatOutcome(
+            answer=answer or _unfinished(reason, limits),
+            status=status,
+            statuses=statuses,
+            tool_results=results,
+            usage=usage,
+            model=turn.model,
+            incomplete_reason=reason,
+            messages=messages,
+        )
+
+    enter(RunStatus.QUEUED)
+    rounds = 0
+    while True:
+        enter(RunStatus.IN_PROGRESS)
+        turn = model.complete(messages, tools.definitions, deadline)
+        usage += turn.usage
+        last_text = turn.content or last_text
+        messages.append(turn.as_message())
+        if not turn.tool_calls:
+            length = turn.finish_reason == "length"
+            return finish(turn, "max_completion_tokens" if length else None)
+        if rounds >= limits.max_tool_rounds:
+            return finish(turn, "max_tool_rounds")
+        if usage.total_tokens >= limits.max_total_tokens:
+            return finish(turn, "max_total_tokens")
+        enter(RunStatus.REQUIRES_ACTION)
+        batch = tools.run_all(turn.tool_calls, context, deadline, executor)
+        results.extend(batch)
+        messages.extend(tool_messages(batch, limits.tool_output_max_chars))
+        if on_tool_results is not None:
+            on_tool_results(batch)
+        rounds += 1
+
+
+def _unfinished(reason: IncompleteReason | None, limits: Limits) -> str:
+    if reason == "max_tool_rounds":
+        return (
+            f"I could not finish: answering needed more than {limits.max_tool_rounds} rounds "
+            "of Mojang API lookups. Try asking about fewer players at a time."
+        )
+    if reason == "max_total_tokens":
+        return "I could not finish: the conversation reached its token budget."
+    return "I could not finish the answer: it reached the length limit."

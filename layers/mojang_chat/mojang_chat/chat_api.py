@@ -1,0 +1,231 @@
+"""``POST /chat``: the request and response contract, the route, and every error's status."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from mojang_chat import runtime
+from mojang_chat.api import JsonApi
+from mojang_chat.chat import ChatOutcome, build_messages, converse
+from mojang_chat.deadline import Deadline, DeadlineExceeded
+from mojang_chat.lifecycle import RunStatus
+from mojang_chat.model import ModelFailed, ModelRateLimited, ModelUnavailable
+from mojang_chat.mojang_tools import ToolContext, mojang_tools
+from mojang_chat.observability import logger
+from mojang_chat.settings import ConfigurationError, ModelNotConfigured, get_settings
+
+MAX_MESSAGE_CHARS = 2000
+MAX_HISTORY_TURNS = 20
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MESSAGE_CHARS)
+]
+
+
+class HistoryTurn(BaseModel):
+    """An earlier turn of the conversation, kept by the client (text only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: Text
+
+
+class ChatRequest(BaseModel):
+    """A question, with the conversation so far."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"message": "what is the uuid of the player merrydith?", "history": []}]
+        },
+    )
+
+    message: Text
+    history: list[HistoryTurn] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS)
+
+
+class ToolCallTrace(BaseModel):
+    """One tool call the model made, with what the tool answered."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] | None
+    output: dict[str, Any]
+
+
+class TokenUsage(BaseModel):
+    """Tokens used by every model call of the request together."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatResponse(BaseModel):
+    """The answer, the statuses the request went through, and the tool calls it made."""
+
+    answer: str
+    status: Literal["completed", "incomplete"]
+    statuses: list[RunStatus]
+    tool_calls: list[ToolCallTrace]
+    usage: TokenUsage
+    model: str
+    request_id: str
+
+    @classmethod
+    def from_outcome(cls, outcome: ChatOutcome, request_id: str) -> ChatResponse:
+        """The response for a finished conversation."""
+        return cls(
+            answer=outcome.answer,
+            status="incomplete" if outcome.status is RunStatus.INCOMPLETE else "completed",
+            statuses=outcome.statuses,
+            tool_calls=[
+                ToolCallTrace(
+                    id=r.call.id, name=r.call.name, arguments=r.arguments, output=r.output
+                )
+                for r in outcome.tool_results
+            ],
+            usage=TokenUsage(
+                prompt_tokens=outcome.usage.prompt_tokens,
+                completion_tokens=outcome.usage.completion_tokens,
+                total_tokens=outcome.usage.total_tokens,
+            ),
+            model=outcome.model,
+            request_id=request_id,
+        )
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every error of this API: what went wrong, and the request id to quote."""
+
+    error: ErrorDetail
+    request_id: str
+
+
+def error_body(status: int, error_type: str, message: str, request_id: str) -> dict[str, Any]:
+    """The one error shape of ``/chat``."""
+    return ErrorResponse(
+        error=ErrorDetail(type=error_type, message=message), request_id=request_id
+    ).model_dump()
+
+
+def _documented(*statuses: int) -> dict[int, Any]:
+    schema = {"application/json": {"schema": ErrorResponse.model_json_schema()}}
+    return {status: {"description": ERRORS[status], "content": schema} for status in statuses}
+
+
+ERRORS = {
+    400: "The body is not JSON.",
+    413: "The body is larger than 64 KiB.",
+    422: "The body is JSON but not a valid request (the message names the field).",
+    429: "Too many requests (API Gateway throttling).",
+    502: "The model server answered with an error.",
+    503: "The model is unavailable, rate-limited, or not configured.",
+    504: "No answer within the request's deadline.",
+}
+
+
+# Every failure of /chat, and what a caller sees (the most specific class first).
+ERROR_STATUSES: dict[type[Exception], tuple[int, str]] = {
+    ModelRateLimited: (503, "model_rate_limited"),
+    ModelUnavailable: (503, "model_unavailable"),
+    ModelNotConfigured: (503, "model_not_configured"),
+    ModelFailed: (502, "model_error"),
+    DeadlineExceeded: (504, "deadline_exceeded"),
+    ConfigurationError: (500, "configuration_error"),
+}
+
+
+def answer_question(request: ChatRequest, deadline: Deadline) -> ChatOutcome:
+    """Run the tool loop for one ``/chat`` request with this container's clients."""
+    settings = get_settings()
+    if settings.log_message_contents:
+        logger.info("question", extra={"message": request.message})
+    messages = build_messages(request.message, [(t.role, t.content) for t in request.history])
+    mojang = runtime.mojang()
+    return converse(
+        messages,
+        model=runtime.model(),
+        tools=mojang_tools,
+        context=ToolContext(mojang=mojang, deadline=deadline),
+        executor=runtime.executor(),
+        limits=runtime.limits(),
+        deadline=deadline,
+    )
+
+
+@runtime.per_container
+def chat_api() -> JsonApi:
+    """The resolver of the chat function: ``POST /chat``, its OpenAPI document and docs
+    (built on first use, once the environment is known)."""
+    app = JsonApi(
+        error_body,
+        title="mojang-chat",
+        description="Ask about Minecraft players in plain English.",
+    )
+
+    @app.post(
+        "/chat",
+        summary="Answer a question about Minecraft players",
+        responses={200: {"description": "The answer."}, **_documented(*ERRORS)},
+    )
+    def chat(request: ChatRequest) -> ChatResponse:
+        settings = get_settings()
+        deadline = Deadline.for_request(
+            app.lambda_context,
+            cap=settings.request_deadline_seconds,
+            margin=settings.deadline_margin_seconds,
+        )
+        outcome = answer_question(request, deadline)
+        return ChatResponse.from_outcome(outcome, app.request_id)
+
+    def invalid_request(error: RequestValidationError) -> Response[str]:
+        problems = error.errors()
+        if any(p.get("type") == "json_invalid" for p in problems):
+            return app.error(400, "invalid_json", "the request body is not valid JSON")
+        return app.error(422, "invalid_request", _describe(problems))
+
+    def known_error(error: Exception) -> Response[str]:
+        status, error_type = next(v for k, v in ERROR_STATUSES.items() if isinstance(error, k))
+        headers = {}
+        if isinstance(error, ModelRateLimited) and error.retry_after is not None:
+            headers["Retry-After"] = str(max(1, round(error.retry_after)))
+        if status == 500:
+            logger.error("configuration error", extra={"error": str(error)})
+        return app.error(status, error_type, str(error), headers)
+
+    def not_found(error: NotFoundError) -> Response[str]:
+        event = app.current_event
+        return app.error(404, "not_found", f"no route {event.http_method} {event.path}")
+
+    def unexpected(error: Exception) -> Response[str]:
+        logger.exception("unexpected error")
+        return app.error(500, "internal_error", "an unexpected error occurred")
+
+    app.exception_handler(RequestValidationError)(invalid_request)
+    app.exception_handler(list(ERROR_STATUSES))(known_error)
+    app.exception_handler(NotFoundError)(not_found)
+    app.exception_handler(Exception)(unexpected)
+    return app
+
+
+def _describe(problems: Sequence[Mapping[str, Any]]) -> str:
+    """Which fields were wrong and why, without echoing the values the client sent."""
+    parts = []
+    for problem in problems:
+        location = [str(part) for part in problem.get("loc", ()) if part != "body"]
+        where = ".".join(location) or "body"
+        parts.append(f"{where}: {problem.get('msg') or problem.get('type')}")
+    return "invalid request: " + "; ".join(parts)

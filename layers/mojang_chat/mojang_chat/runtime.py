@@ -1,0 +1,86 @@
+"""The clients of this process, created once per container on first use and then reused.
+
+Lazily, not at import: a test (or the local server) sets its environment first, and a cold
+start pays only for what the first request needs. ``reset()`` forgets them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from mojang_chat.chat import Limits
+from mojang_chat.model import Model
+from mojang_chat.mojang import MojangClient
+from mojang_chat.settings import get_settings
+from mojang_chat.tools import new_executor
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+T = TypeVar("T")
+_factories: list[Any] = [get_settings]
+
+
+def per_container(factory: Callable[[], T]) -> Callable[[], T]:
+    """Decorator: call ``factory`` once per process, until ``reset()``."""
+    cached = cache(factory)
+    _factories.append(cached)
+    return cached
+
+
+@per_container
+def openai_client() -> OpenAI:
+    """One OpenAI client (one connection pool); the key is read (and re-read when its cache
+    expires) through the settings, so a rotated secret is picked up."""
+    from openai import OpenAI
+
+    settings = get_settings()
+    return OpenAI(
+        api_key=settings.api_key,
+        base_url=str(settings.openai_base_url) if settings.openai_base_url else None,
+        max_retries=0,  # Model retries itself, within the deadline
+        timeout=settings.request_deadline_seconds,
+    )
+
+
+@per_container
+def model() -> Model:
+    """The configured model."""
+    settings = get_settings()
+    return Model(
+        openai_client(),
+        model=settings.openai_model,
+        max_completion_tokens=settings.max_completion_tokens,
+        max_retries=settings.model_max_retries,
+    )
+
+
+@per_container
+def mojang() -> MojangClient:
+    """The Mojang adapter, with its session and cache."""
+    return MojangClient.from_settings(get_settings())
+
+
+@per_container
+def executor() -> ThreadPoolExecutor:
+    """The thread pool tool calls run on."""
+    return new_executor()
+
+
+def limits() -> Limits:
+    """The conversation limits from the settings."""
+    settings = get_settings()
+    return Limits(
+        max_tool_rounds=settings.max_tool_rounds,
+        max_total_tokens=settings.max_total_tokens,
+        tool_output_max_chars=settings.tool_output_max_chars,
+    )
+
+
+def reset() -> None:
+    """Forget the settings and every client (tests, and the local server on reconfiguration)."""
+    for factory in _factories:
+        factory.cache_clear()

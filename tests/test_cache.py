@@ -1,0 +1,178 @@
+"""TTLCache: TTLs, bounds, single-flight, exceptions never stored."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from mojang_chat.cache import TTLCache
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def cache(clock: FakeClock) -> TTLCache:
+    return TTLCache(ttl=60, negative_ttl=10, max_entries=3, clock=clock)
+
+
+def test_positive_and_negative_entries_expire_after_their_own_ttl(
+    cache: TTLCache, clock: FakeClock
+) -> None:
+    cache.put("found", "value")
+    cache.put("missing", None)
+
+    clock.advance(10)
+    assert cache.get("missing") == (False, None)
+    assert cache.get("found") == (True, "value")
+
+    clock.advance(50)
+    assert cache.get("found") == (False, None)
+
+
+def test_a_cached_none_is_a_hit_not_a_miss(cache: TTLCache) -> None:
+    cache.put("missing", None)
+
+    assert cache.get("missing") == (True, None)
+    assert (cache.hits, cache.misses) == (1, 0)
+
+
+def test_oldest_entry_is_evicted_beyond_max_entries(cache: TTLCache) -> None:
+    for key in ("a", "b", "c", "d"):
+        cache.put(key, key)
+
+    assert cache.get("a") == (False, None)
+    assert [cache.get(key)[1] for key in ("b", "c", "d")] == ["b", "c", "d"]
+    assert len(cache) == 3
+
+
+def test_zero_ttl_stores_nothing(clock: FakeClock) -> None:
+    cache = TTLCache(ttl=0, negative_ttl=0, clock=clock)
+    cache.put("k", "v")
+    cache.put("n", None)
+
+    assert len(cache) == 0
+
+
+def test_get_or_load_loads_once_then_hits(cache: TTLCache) -> None:
+    calls: list[str] = []
+
+    def loader() -> str:
+        calls.append("load")
+        return "v"
+
+    assert cache.get_or_load("k", loader) == "v"
+    assert cache.get_or_load("k", loader) == "v"
+    assert calls == ["load"]
+    assert (cache.hits, cache.misses) == (1, 1)
+
+
+def test_exceptions_are_never_cached(cache: TTLCache) -> None:
+    outcomes: list[str | Exception] = [RuntimeError("upstream down"), "v"]
+
+    def loader() -> str:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    with pytest.raises(RuntimeError, match="upstream down"):
+        cache.get_or_load("k", loader)
+    assert cache.get_or_load("k", loader) == "v"
+    assert outcomes == []
+
+
+def _run_concurrently(cache: TTLCache, loader_result: object) -> tuple[list[object], list[str]]:
+    """Two callers of one key while the first one's load is held open."""
+    release = threading.Event()
+    loads: list[str] = []
+    results: list[object] = []
+
+    def loader() -> object:
+        loads.append("load")
+        release.wait(5)
+        if isinstance(loader_result, Exception):
+            raise loader_result
+        return loader_result
+
+    def call() -> None:
+        try:
+            results.append(cache.get_or_load("k", loader, wait=5))
+        except Exception as error:
+            results.append(error)
+
+    first = threading.Thread(target=call)
+    first.start()
+    while not loads:
+        time.sleep(0.001)
+    second = threading.Thread(target=call)
+    second.start()
+    deadline = time.monotonic() + 5
+    while cache.coalesced == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    release.set()
+    first.join(5)
+    second.join(5)
+    return results, loads
+
+
+def test_concurrent_loads_of_one_key_share_one_load(cache: TTLCache) -> None:
+    results, loads = _run_concurrently(cache, "v")
+
+    assert loads == ["load"]
+    assert results == ["v", "v"]
+    assert cache.coalesced == 1
+
+
+def test_concurrent_callers_share_the_leaders_exception_and_it_is_not_stored(
+    cache: TTLCache,
+) -> None:
+    error = RuntimeError("rate limited")
+    results, loads = _run_concurrently(cache, error)
+
+    assert loads == ["load"]
+    assert results == [error, error]
+    assert cache.get("k") == (False, None)
+
+
+def test_a_waiter_gives_up_after_its_wait(cache: TTLCache) -> None:
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow() -> str:
+        started.set()
+        release.wait(5)
+        return "v"
+
+    leader = threading.Thread(target=lambda: cache.get_or_load("k", slow))
+    leader.start()
+    started.wait(5)
+    try:
+        with pytest.raises(TimeoutError):
+            cache.get_or_load("k", lambda: "other", wait=0.01)
+    finally:
+        release.set()
+        leader.join(5)
+    assert cache.get("k") == (True, "v")
+
+
+def test_invalid_configuration_is_rejected() -> None:
+    with pytest.raises(ValueError, match="max_entries"):
+        TTLCache(max_entries=0)
+    with pytest.raises(ValueError, match="negative"):
+        TTLCache(ttl=-1)

@@ -1,0 +1,173 @@
+"""The tool loop, with a scripted stand-in for the model adapter (no HTTP at all)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from mojang_chat.chat import Limits, build_messages, converse
+from mojang_chat.deadline import Deadline
+from mojang_chat.lifecycle import RunStatus
+from mojang_chat.model import ModelTurn, ModelUnavailable, Usage
+from mojang_chat.tools import ToolCall, ToolRegistry
+
+LIMITS = Limits(max_tool_rounds=3, max_total_tokens=10_000, tool_output_max_chars=1000)
+
+
+class ScriptedModel:
+    """Answers each call with the next scripted turn; records what it was sent."""
+
+    name = "scripted"
+
+    def __init__(self, *turns: ModelTurn | Exception) -> None:
+        self.turns = list(turns)
+        self.requests: list[list[dict[str, Any]]] = []
+
+    def complete(
+        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]], deadline: Any
+    ) -> ModelTurn:
+        self.requests.append(json.loads(json.dumps(list(messages))))
+        turn = self.turns.pop(0)
+        if isinstance(turn, Exception):
+            raise turn
+        return turn
+
+
+def calls(*pairs: tuple[str, dict[str, Any]]) -> ModelTurn:
+    return ModelTurn(
+        content=None,
+        tool_calls=[
+            ToolCall(f"call_{i}", name, json.dumps(args)) for i, (name, args) in enumerate(pairs)
+        ],
+        finish_reason="tool_calls",
+        model="scripted",
+        usage=Usage(10, 5, 15),
+    )
+
+
+def text(answer: str, finish_reason: str = "stop") -> ModelTurn:
+    return ModelTurn(answer, [], finish_reason, "scripted", Usage(20, 7, 27))
+
+
+def lookup_registry() -> ToolRegistry:
+    registry = ToolRegistry()
+
+    @registry.tool
+    def lookup(name: str) -> dict[str, Any]:
+        """Look a name up."""
+        return {"name": name, "id": name[::-1]}
+
+    return registry
+
+
+def run(model: ScriptedModel, limits: Limits = LIMITS, **kwargs: Any) -> Any:
+    with ThreadPoolExecutor(4) as executor:
+        return converse(
+            build_messages("who is bob?"),
+            model=model,  # type: ignore[arg-type]
+            tools=lookup_registry(),
+            context=None,
+            executor=executor,
+            limits=limits,
+            deadline=Deadline(10),
+            **kwargs,
+        )
+
+
+def test_tool_round_then_answer_goes_through_the_five_statuses() -> None:
+    model = ScriptedModel(calls(("lookup", {"name": "bob"})), text("bob's id is bob reversed"))
+    heard: list[RunStatus] = []
+    outcome = run(model, on_status=heard.append)
+
+    assert outcome.answer == "bob's id is bob reversed"
+    assert outcome.status is RunStatus.COMPLETED
+    assert outcome.statuses == [
+        "queued",
+        "in_progress",
+        "requires_action",
+        "in_progress",
+        "completed",
+    ]
+    assert heard == outcome.statuses
+    assert [r.output for r in outcome.tool_results] == [{"name": "bob", "id": "bob"[::-1]}]
+    assert outcome.usage == Usage(30, 12, 42)  # summed over both calls
+    # The second request carries the assistant's call and the tool's answer to it.
+    second = model.requests[1]
+    assert second[-2]["tool_calls"][0]["id"] == "call_0"
+    assert second[-1] == {
+        "role": "tool",
+        "tool_call_id": "call_0",
+        "content": '{"name":"bob","id":"bob"}',
+    }
+
+
+def test_an_answer_without_tools_skips_requires_action() -> None:
+    outcome = run(ScriptedModel(text("hello")))
+    assert outcome.statuses == ["queued", "in_progress", "completed"]
+    assert outcome.tool_results == []
+
+
+def test_the_round_cap_gives_incomplete_with_the_best_answer_so_far() -> None:
+    looping = [calls(("lookup", {"name": f"n{i}"})) for i in range(4)]
+    looping[1] = ModelTurn("still looking...", looping[1].tool_calls, "tool_calls", "scripted")
+    model = ScriptedModel(*looping)
+    outcome = run(model)
+
+    assert outcome.status is RunStatus.INCOMPLETE
+    assert outcome.incomplete_reason == "max_tool_rounds"
+    assert outcome.answer == "still looking..."
+    assert len(outcome.tool_results) == LIMITS.max_tool_rounds
+    assert len(model.requests) == LIMITS.max_tool_rounds + 1
+    assert outcome.statuses[-1] == "incomplete"
+
+
+def test_the_round_cap_without_any_text_explains_itself() -> None:
+    model = ScriptedModel(*[calls(("lookup", {"name": "x"})) for _ in range(4)])
+    outcome = run(model)
+    assert "more than 3 rounds" in outcome.answer
+
+
+def test_the_token_budget_stops_the_loop() -> None:
+    model = ScriptedModel(calls(("lookup", {"name": "x"})), calls(("lookup", {"name": "y"})))
+    limits = Limits(max_tool_rounds=5, max_total_tokens=20, tool_output_max_chars=1000)
+    outcome = run(model, limits)
+    assert outcome.incomplete_reason == "max_total_tokens"
+    assert len(model.requests) == 2
+
+
+def test_an_answer_cut_by_the_length_limit_is_incomplete() -> None:
+    outcome = run(ScriptedModel(text("The UUID of bob is 12", finish_reason="length")))
+    assert outcome.status is RunStatus.INCOMPLETE
+    assert outcome.incomplete_reason == "max_completion_tokens"
+    assert outcome.answer == "The UUID of bob is 12"
+
+
+def test_bad_tool_calls_go_back_to_the_model_and_the_loop_goes_on() -> None:
+    broken = ModelTurn(
+        None,
+        [ToolCall("c1", "lookup", "{oops"), ToolCall("c2", "nope", "{}")],
+        "tool_calls",
+        "scripted",
+    )
+    model = ScriptedModel(broken, text("sorry, I could not look that up"))
+    outcome = run(model)
+    assert outcome.status is RunStatus.COMPLETED
+    tool_messages = [m for m in model.requests[1] if m["role"] == "tool"]
+    assert [m["tool_call_id"] for m in tool_messages] == ["c1", "c2"]
+    assert "not valid JSON" in tool_messages[0]["content"]
+    assert "no tool named 'nope'" in tool_messages[1]["content"]
+
+
+def test_model_errors_propagate_for_the_api_to_map() -> None:
+    with pytest.raises(ModelUnavailable):
+        run(ScriptedModel(ModelUnavailable("down")))
+
+
+def test_history_can_only_hold_user_and_assistant_text() -> None:
+    messages = build_messages("and now?", [("user", "hi"), ("assistant", "hello")])
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[-1]["content"] == "and now?"

@@ -1,0 +1,361 @@
+"""POST /chat end to end: functions/chat/app.py's lambda_handler with the events/ files, the real
+openai SDK over HTTP to the fake model server, and the Mojang adapter over HTTP to fake Mojang."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, LambdaContext, load_event
+from tests.fakes import model_server as fake_model
+from tests.fakes.mojang_server import MERRYDITH_UUID, Fault
+
+SECRET_KEY = "sk-test-0123456789abcdef"
+
+
+def load_handler(name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """A function's lambda_handler, loaded from its file as Lambda loads it."""
+    path = ROOT / "functions" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"functions_{name}_app", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]] = module.lambda_handler
+    return handler
+
+
+chat_handler = load_handler("chat")
+
+
+def invoke(event: dict[str, Any], context: Any = None) -> tuple[int, dict[str, Any], Any]:
+    response = chat_handler(event, context or LambdaContext())
+    body = response["body"]
+    if response.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode()
+    return response["statusCode"], response.get("headers", {}), json.loads(body)
+
+
+def post(body: object, **overrides: Any) -> dict[str, Any]:
+    event = load_event("chat-tutorial.json")
+    raw = body if isinstance(body, str) else json.dumps(body)
+    event["body"] = raw
+    event["isBase64Encoded"] = False
+    event.update(overrides)
+    return event
+
+
+def assert_error(body: dict[str, Any], error_type: str) -> None:
+    assert set(body) == {"error", "request_id"}
+    assert body["error"]["type"] == error_type
+    assert body["error"]["message"]
+    assert "Traceback" not in json.dumps(body)
+    assert SECRET_KEY not in json.dumps(body)
+
+
+def test_the_tutorial_question_is_answered_with_the_tool_trace(app_env: Any) -> None:
+    model, mojang = app_env
+
+    status, headers, body = invoke(load_event("chat-tutorial.json"))
+
+    assert status == 200, body
+    assert MERRYDITH_UUID in body["answer"]
+    assert body["status"] == "completed"
+    assert body["statuses"] == [
+        "queued",
+        "in_progress",
+        "requires_action",
+        "in_progress",
+        "completed",
+    ]
+    [call] = body["tool_calls"]
+    assert call["name"] == "get_uuid_from_username"
+    assert call["arguments"] == {"username": "merrydith"}
+    assert call["output"]["id"] == MERRYDITH_UUID
+    assert body["usage"]["total_tokens"] == (
+        body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"]
+    )
+    assert body["usage"]["total_tokens"] > 0
+    assert body["model"] == "gpt-4o-mini"
+    assert body["request_id"] == "tutorial-0001"
+    assert headers["Content-Type"] == "application/json"
+    # Two model calls, each valid against the official request schema, with strict tools.
+    assert len(model.requests) == 2
+    assert model.schema_errors == []
+    assert [r.path for r in mojang.requests()] == ["/users/profiles/minecraft/merrydith"]
+
+
+def test_a_follow_up_sends_the_history_before_the_question(app_env: Any) -> None:
+    model, _ = app_env
+    model.script(fake_model.answer("Yes, merrydith uses the slim model."))
+
+    status, _, body = invoke(load_event("chat-followup.json"))
+
+    assert status == 200, body
+    sent = model.requests[0].body["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    assert sent[1]["content"] == "what is the id of the player username merrydith"
+    assert sent[-1]["content"] == "and does that player use the slim skin model?"
+    assert body["statuses"] == ["queued", "in_progress", "completed"]
+
+
+def test_the_invalid_event_gets_422_naming_each_problem(app_env: Any) -> None:
+    model, _ = app_env
+    status, _, body = invoke(load_event("chat-invalid.json"))
+    assert status == 422
+    assert_error(body, "invalid_request")
+    assert "message:" in body["error"]["message"]
+    assert "history.0.role" in body["error"]["message"]
+    assert "ignore your instructions" not in body["error"]["message"]
+    assert model.requests == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error_type"),
+    [
+        ("{not json", 400, "invalid_json"),
+        ({"message": "x" * 2001}, 422, "invalid_request"),
+        ({"message": "   "}, 422, "invalid_request"),
+        ({"message": "hi", "history": [{"role": "tool", "content": "x"}]}, 422, "invalid_request"),
+        ({"message": "hi", "history": [{"role": "user", "content": "x"}] * 21}, 422, None),
+        ({"message": "hi", "temperature": 2}, 422, "invalid_request"),
+        ({"question": "hi"}, 422, "invalid_request"),
+        ('"just a string"', 422, "invalid_request"),
+        ({"message": "x" * 70_000}, 413, "request_too_large"),
+    ],
+)
+def test_bad_input_gets_a_clear_json_error(
+    app_env: Any, body: object, status: int, error_type: str | None
+) -> None:
+    model, _ = app_env
+    code, _, answer = invoke(post(body))
+    assert code == status
+    assert_error(answer, error_type or "invalid_request")
+    assert model.requests == []
+
+
+def test_unknown_routes_get_404_in_the_error_shape(app_env: Any) -> None:
+    event = post({"message": "hi"})
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/nope"
+    status, _, body = invoke(event)
+    assert status == 404
+    assert_error(body, "not_found")
+
+
+def test_a_model_asking_for_hostile_usernames_gets_errors_and_mojang_gets_nothing(
+    app_env: Any,
+) -> None:
+    model, mojang = app_env
+    hostile = ["../../x", "Notch?x=1", "a" * 30, "Nötch", "Notch/../../session"]
+    model.script(
+        fake_model.tool_calls(*[("get_uuid_from_username", {"username": n}) for n in hostile]),
+        fake_model.tool_calls(("get_uuids_from_usernames", {"usernames": hostile})),
+        fake_model.answer("None of those are valid usernames."),
+    )
+
+    status, _, body = invoke(post({"message": "look these up"}))
+
+    assert status == 200, body
+    single, bulk = body["tool_calls"][:-1], body["tool_calls"][-1]
+    assert len(single) == len(hostile)
+    assert all("error" in call["output"] for call in single)
+    assert {entry["name"] for entry in bulk["output"]["invalid"]} == set(hostile)
+    assert mojang.requests() == []  # not one request went upstream
+    # ...and the model read each error as a tool message.
+    tool_messages = [m for m in model.requests[1].body["messages"] if m["role"] == "tool"]
+    assert len(tool_messages) == len(hostile)
+
+
+def test_several_tool_calls_of_one_turn_all_reach_the_model(app_env: Any) -> None:
+    model, mojang = app_env
+    model.script(
+        fake_model.tool_calls(
+            ("get_uuid_from_username", {"username": "Notch"}),
+            ("get_uuid_from_username", {"username": "jeb_"}),
+            ("get_uuid_from_username", {"username": "nobody_here_123"}),
+        ),
+        fake_model.answer_from_tools(),
+    )
+    status, _, body = invoke(post({"message": "uuids of Notch, jeb_ and nobody_here_123"}))
+    assert status == 200, body
+    outputs = [call["output"] for call in body["tool_calls"]]
+    assert outputs[0]["found"] is True
+    assert outputs[0]["name"] == "Notch"
+    assert outputs[1]["found"] is True
+    assert outputs[2] == {"found": False, "username": "nobody_here_123"}
+    assert len(mojang.requests()) == 3
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        (Fault.waf(), "HTTP 403"),
+        (Fault.rate_limited(), "HTTP 429"),
+        (Fault.server_error(500), "HTTP 500"),
+    ],
+)
+def test_mojang_failures_reach_the_model_as_upstream_errors(
+    app_env: Any, monkeypatch: pytest.MonkeyPatch, fault: Fault, expected: str
+) -> None:
+    model, mojang = app_env
+    monkeypatch.setenv("MOJANG_MAX_RETRIES", "1")
+    mojang.inject(fault, times=10)
+    model.script(
+        fake_model.tool_calls(("get_uuid_from_username", {"username": "merrydith"})),
+        fake_model.answer_from_tools(),
+    )
+
+    status, _, body = invoke(post({"message": "uuid of merrydith?"}))
+
+    assert status == 200, body
+    output = body["tool_calls"][0]["output"]
+    assert output["error"].startswith("Mojang API unavailable")
+    assert expected in output["error"]
+    assert len(mojang.requests()) == 2  # one retry, then the model hears about it
+    # Not cached as "not found": once Mojang recovers, the same question is answered.
+    mojang.clear_faults()
+    status, _, body = invoke(load_event("chat-tutorial.json"))
+    assert MERRYDITH_UUID in body["answer"]
+
+
+def test_a_hanging_mojang_is_cut_off_by_the_deadline(
+    app_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, mojang = app_env
+    monkeypatch.setenv("MOJANG_TIMEOUT_SECONDS", "0.3")
+    monkeypatch.setenv("MOJANG_MAX_RETRIES", "0")
+    mojang.inject(Fault.hanging(3), times=5)
+    model.script(
+        fake_model.tool_calls(("get_uuid_from_username", {"username": "merrydith"})),
+        fake_model.answer_from_tools(),
+    )
+    status, _, body = invoke(post({"message": "uuid of merrydith?"}))
+    assert status == 200
+    assert "timed out" in body["tool_calls"][0]["output"]["error"]
+
+
+@pytest.mark.parametrize(
+    ("steps", "status", "error_type"),
+    [
+        ([fake_model.rate_limited(retry_after=30)], 503, "model_rate_limited"),
+        ([fake_model.server_error()] * 3, 502, "model_error"),
+        ([fake_model.overloaded()] * 3, 503, "model_unavailable"),
+        (
+            [fake_model.error(401, "Incorrect API key provided: sk-test-0123************cdef")],
+            502,
+            "model_error",
+        ),
+        ([fake_model.raw(200, b"<html>not json</html>")], 502, "model_error"),
+    ],
+)
+def test_model_failures_map_to_the_documented_status(
+    app_env: Any, steps: list[Any], status: int, error_type: str
+) -> None:
+    model, _ = app_env
+    model.script(*steps)
+    code, headers, body = invoke(load_event("chat-tutorial.json"))
+    assert code == status, body
+    assert_error(body, error_type)
+    assert "sk-test" not in json.dumps(body)
+    if error_type == "model_rate_limited":
+        assert headers["Retry-After"] == "30"
+
+
+def test_a_transient_model_error_is_retried(app_env: Any) -> None:
+    model, _ = app_env
+    model.script(fake_model.server_error())  # then the default brain answers
+    status, _, body = invoke(load_event("chat-tutorial.json"))
+    assert status == 200, body
+    assert MERRYDITH_UUID in body["answer"]
+    assert len(model.requests) == 3
+
+
+def test_a_model_that_hangs_past_the_deadline_gets_504(app_env: Any) -> None:
+    model, _ = app_env
+    model.script(fake_model.hang(5))
+    # Lambda has 2.5 s left; the margin (1.5 s) leaves 1 s for the model.
+    status, _, body = invoke(load_event("chat-tutorial.json"), LambdaContext(2.5))
+    assert status == 504
+    assert_error(body, "deadline_exceeded")
+
+
+def test_a_model_that_never_stops_calling_tools_gives_incomplete(
+    app_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, _ = app_env
+    monkeypatch.setenv("MAX_TOOL_ROUNDS", "2")
+    model.script(*[fake_model.tool_calls(("get_uuid_from_username", {"username": "Notch"}))] * 3)
+    status, _, body = invoke(load_event("chat-tutorial.json"))
+    assert status == 200, body
+    assert body["status"] == "incomplete"
+    assert body["statuses"][-1] == "incomplete"
+    assert len(body["tool_calls"]) == 2
+    assert body["answer"]
+
+
+def test_no_model_configured_says_what_to_set(
+    app_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mojang_chat import runtime
+
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    runtime.reset()
+    status, _, body = invoke(load_event("chat-tutorial.json"))
+    assert status == 503
+    assert_error(body, "model_not_configured")
+    assert "OPENAI_API_KEY" in body["error"]["message"]
+
+
+def test_an_invalid_setting_is_named(app_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mojang_chat import runtime
+
+    monkeypatch.setenv("MAX_TOOL_ROUNDS", "lots")
+    runtime.reset()
+    status, _, body = invoke(load_event("chat-tutorial.json"))
+    assert status == 500
+    assert_error(body, "configuration_error")
+    assert "MAX_TOOL_ROUNDS" in body["error"]["message"]
+
+
+def test_cors_headers_only_for_the_allowed_origin(app_env: Any) -> None:
+    event = load_event("chat-tutorial.json")
+    _, headers, _ = invoke(event)
+    assert headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    event["headers"]["origin"] = "https://evil.example"
+    _, headers, _ = invoke(event)
+    assert "Access-Control-Allow-Origin" not in headers
+
+
+def test_openapi_document_and_docs_are_served(app_env: Any) -> None:
+    event = post("")
+    event["requestContext"]["http"]["method"] = "GET"
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/openapi.json"
+    status, _, document = invoke(event)
+    assert status == 200
+    operation = document["paths"]["/chat"]["post"]
+    assert "422" in operation["responses"]
+    assert "504" in operation["responses"]
+    assert "ChatRequest" in json.dumps(document["components"]["schemas"])
+
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/docs"
+    response = chat_handler(event, LambdaContext())
+    assert response["statusCode"] == 200
+    assert "swagger" in response["body"].lower()
+
+
+def test_message_contents_are_not_logged_by_default(
+    app_env: Any, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)  # as deployed (LogLevel parameter, INFO by default)
+    invoke(load_event("chat-tutorial.json"))
+    logged = capsys.readouterr().out + capsys.readouterr().err + caplog.text
+    assert "model call" in logged  # the structured log line is there...
+    assert "what is the id of the player" not in logged  # ...without the question
+    assert SECRET_KEY not in logged

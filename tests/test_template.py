@@ -1,0 +1,425 @@
+"""template.yaml: valid for SAM and CloudFormation, and it deploys what the app needs, no more.
+
+Three independent checks that the template is valid (``sam validate --lint``, cfn-lint on the
+raw template, cfn-lint on the template aws-sam-translator produces), then assertions on the
+stack that CloudFormation would create for given parameter values (``tests.sam``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mojang_chat.settings import Settings
+from tests.sam import (
+    ACCOUNT_ID,
+    REGION,
+    ROOT,
+    TEMPLATE,
+    TemplateError,
+    deployed_template,
+    lint_template,
+    lint_template_file,
+    load_template,
+    translate_template,
+)
+
+SECRET_NAME = "mojang-chat/openai-api-key"
+WITH_SECRET = {"OpenAIApiKeySecretName": SECRET_NAME}
+
+# The AWS managed policies SAM attaches for logs and X-Ray (Tracing: Active); nothing else.
+ALLOWED_MANAGED_POLICIES = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+}
+# HTTP APIs end an integration after 30 s.
+HTTP_API_INTEGRATION_LIMIT_SECONDS = 30
+
+
+def sam_cli() -> str | None:
+    """The aws-sam-cli binary: $SAM_CLI (set by `make unit`), the project's venv, or PATH."""
+    configured = os.environ.get("SAM_CLI")
+    if configured:
+        return configured
+    local = ROOT / ".venv-sam" / "bin" / "sam"
+    return str(local) if local.exists() else shutil.which("sam")
+
+
+def resources_of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == kind
+    }
+
+
+def only_resource_of_type(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    (resource,) = resources_of_type(template, kind).values()
+    return resource
+
+
+def iam_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every statement of every inline policy of every role in a deployed template."""
+    return [
+        statement
+        for role in resources_of_type(template, "AWS::IAM::Role").values()
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+@pytest.fixture(scope="module")
+def with_secret() -> dict[str, Any]:
+    """The stack as deployed with the API key in Secrets Manager and otherwise defaults."""
+    return deployed_template(WITH_SECRET)
+
+
+# --- The template is valid ------------------------------------------------------------------
+
+
+def test_sam_validate_lint_passes() -> None:
+    # Given the SAM CLI (it runs offline: translator + cfn-lint, no AWS calls)
+    sam = sam_cli()
+    if sam is None:
+        pytest.skip("aws-sam-cli not found: set SAM_CLI or run `make sam-tools`")
+    # When it validates the template with linting
+    result = subprocess.run(  # noqa: S603 - our own tool, fixed arguments
+        [sam, "validate", "--lint", "--region", REGION, "--template-file", str(TEMPLATE)],
+        cwd=ROOT,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    # Then it is happy
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout
+
+
+def test_raw_template_passes_cfn_lint() -> None:
+    assert [str(match) for match in lint_template_file(TEMPLATE)] == []
+
+
+def test_translated_template_passes_cfn_lint() -> None:
+    # Given the CloudFormation template that the SAM transform produces
+    translated = translate_template(parameters=WITH_SECRET)
+    # Then cfn-lint finds nothing: no errors and no warnings (none are ignored)
+    assert [str(match) for match in lint_template(translated)] == []
+
+
+def test_translation_leaves_plain_cloudformation() -> None:
+    translated = translate_template(parameters=WITH_SECRET)
+    kinds = {resource["Type"] for resource in translated["Resources"].values()}
+    assert not {kind for kind in kinds if kind.startswith("AWS::Serverless::")}
+    assert {
+        "AWS::Lambda::Function",
+        "AWS::Lambda::LayerVersion",
+        "AWS::ApiGatewayV2::Api",
+        "AWS::ApiGatewayV2::Stage",
+        "AWS::IAM::Role",
+        "AWS::Logs::LogGroup",
+    } <= kinds
+
+
+# --- Functions and layer --------------------------------------------------------------------
+
+
+def test_functions_run_python312_on_arm64_with_the_layer(with_secret: dict[str, Any]) -> None:
+    layers = resources_of_type(with_secret, "AWS::Lambda::LayerVersion")
+    (layer_id,) = layers
+    layer = layers[layer_id]["Properties"]
+    assert layer["CompatibleRuntimes"] == ["python3.12"]
+    assert layer["CompatibleArchitectures"] == ["arm64"]
+    for function in resources_of_type(with_secret, "AWS::Lambda::Function").values():
+        properties = function["Properties"]
+        assert properties["Runtime"] == "python3.12"
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert properties["Layers"] == [f"<{layer_id}>"]
+
+
+def test_api_functions_finish_before_the_http_api_gives_up(with_secret: dict[str, Any]) -> None:
+    # Given every function that API Gateway may invoke
+    invoked_by_api = {
+        permission["Properties"]["FunctionName"]
+        for permission in resources_of_type(with_secret, "AWS::Lambda::Permission").values()
+        if permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    }
+    assert invoked_by_api == {"<ChatFunction>"}
+    for reference in invoked_by_api:
+        function = with_secret["Resources"][reference.strip("<>")]["Properties"]
+        # Then its timeout ends before the integration's
+        assert function["Timeout"] < HTTP_API_INTEGRATION_LIMIT_SECONDS
+
+
+def test_layer_is_built_by_its_makefile_for_arm64() -> None:
+    # Given the layer resource of the SAM template
+    layer_id, layer = next(
+        (logical_id, resource)
+        for logical_id, resource in load_template()["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::LayerVersion"
+    )
+    # Then `sam build` runs the target build-<LogicalId> of the Makefile in its ContentUri
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    makefile = ROOT / layer["Properties"]["ContentUri"] / "Makefile"
+    assert f"build-{layer_id}:" in makefile.read_text()
+
+
+# --- HTTP API -------------------------------------------------------------------------------
+
+
+def test_routes_go_to_the_chat_function(with_secret: dict[str, Any]) -> None:
+    body = only_resource_of_type(with_secret, "AWS::ApiGatewayV2::Api")["Properties"]["Body"]
+    routes = {
+        (method.upper(), path): operation["x-amazon-apigateway-integration"]
+        for path, operations in body["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert set(routes) == {("POST", "/chat"), ("GET", "/openapi.json"), ("GET", "/docs")}
+    for integration in routes.values():
+        assert integration["type"] == "aws_proxy"
+        assert integration["payloadFormatVersion"] == "2.0"
+        assert "<ChatFunction.Arn>" in integration["uri"]
+
+
+def cors_of(deployed: dict[str, Any]) -> dict[str, Any] | None:
+    api = only_resource_of_type(deployed, "AWS::ApiGatewayV2::Api")
+    cors: dict[str, Any] | None = api["Properties"]["Body"].get("x-amazon-apigateway-cors")
+    return cors
+
+
+def test_cors_allows_only_localhost_by_default(with_secret: dict[str, Any]) -> None:
+    cors = cors_of(with_secret)
+    assert cors is not None
+    assert cors["allowOrigins"] == ["http://localhost:3000"]
+    assert set(cors["allowMethods"]) == {"GET", "POST", "OPTIONS"}
+    assert set(cors["allowHeaders"]) == {"content-type", "authorization", "x-api-key"}
+    assert "*" not in json.dumps(cors)
+
+
+def test_cors_origins_come_from_the_parameter() -> None:
+    origins = "https://example.com,https://shop.example.com:8443"
+    cors = cors_of(deployed_template({**WITH_SECRET, "AllowedOrigins": origins}))
+    assert cors is not None
+    assert cors["allowOrigins"] == ["https://example.com", "https://shop.example.com:8443"]
+
+
+def test_no_origins_means_no_cors() -> None:
+    assert cors_of(deployed_template({**WITH_SECRET, "AllowedOrigins": ""})) is None
+
+
+@pytest.mark.parametrize(
+    "origins",
+    ["https://example.com/", "https://a.example, https://b.example", "example.com", "*.example"],
+)
+def test_malformed_origins_are_rejected(origins: str) -> None:
+    # An origin with a path or a trailing slash never equals a browser's Origin header.
+    with pytest.raises(TemplateError, match="AllowedOrigins"):
+        deployed_template({**WITH_SECRET, "AllowedOrigins": origins})
+
+
+def test_every_route_is_throttled() -> None:
+    deployed = deployed_template(
+        {**WITH_SECRET, "ThrottlingRateLimit": "5", "ThrottlingBurstLimit": "8"}
+    )
+    stage = only_resource_of_type(deployed, "AWS::ApiGatewayV2::Stage")["Properties"]
+    assert stage["DefaultRouteSettings"] == {
+        "ThrottlingRateLimit": "5",
+        "ThrottlingBurstLimit": "8",
+    }
+
+
+def test_throttling_defaults_are_set() -> None:
+    parameters = load_template()["Parameters"]
+    rate = parameters["ThrottlingRateLimit"]["Default"]
+    burst = parameters["ThrottlingBurstLimit"]["Default"]
+    assert 0 < rate <= burst
+
+
+# --- IAM ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        WITH_SECRET,
+        {"OpenAIApiKeyParameterName": "/mojang-chat/openai-api-key"},
+        {"OpenAIApiKeyParameterName": "openai-api-key"},
+    ],
+    ids=["secret", "ssm-path", "ssm-name"],
+)
+def test_no_wildcard_actions_and_no_extra_managed_policies(parameters: dict[str, str]) -> None:
+    deployed = deployed_template(parameters)
+    for statement in iam_statements(deployed):
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            assert "*" not in action, statement
+        for resource in as_list(statement["Resource"]):
+            assert resource != "*", statement
+    for role in resources_of_type(deployed, "AWS::IAM::Role").values():
+        assert set(role["Properties"].get("ManagedPolicyArns", [])) <= ALLOWED_MANAGED_POLICIES
+
+
+def test_the_secret_is_the_only_thing_the_function_may_read(with_secret: dict[str, Any]) -> None:
+    # Secrets Manager appends "-" and six random characters to the name in a secret's ARN.
+    secret_arn = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{SECRET_NAME}-??????"
+    assert iam_statements(with_secret) == [
+        {"Action": ["secretsmanager:GetSecretValue"], "Effect": "Allow", "Resource": secret_arn}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "arn_suffix"),
+    [
+        ("/mojang-chat/openai-api-key", "parameter/mojang-chat/openai-api-key"),
+        ("openai-api-key", "parameter/openai-api-key"),
+    ],
+)
+def test_the_parameter_is_the_only_thing_the_function_may_read(name: str, arn_suffix: str) -> None:
+    deployed = deployed_template({"OpenAIApiKeyParameterName": name})
+    assert iam_statements(deployed) == [
+        {
+            "Action": "ssm:GetParameter",
+            "Effect": "Allow",
+            "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:{arn_suffix}",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [{}, {**WITH_SECRET, "OpenAIApiKeyParameterName": "/mojang-chat/openai-api-key"}],
+    ids=["neither", "both"],
+)
+def test_exactly_one_api_key_source_is_required(parameters: dict[str, str]) -> None:
+    with pytest.raises(TemplateError, match="exactly one"):
+        deployed_template(parameters)
+
+
+# --- Configuration --------------------------------------------------------------------------
+
+
+def function_environments(deployed: dict[str, Any]) -> dict[str, dict[str, str]]:
+    return {
+        logical_id: function["Properties"]["Environment"]["Variables"]
+        for logical_id, function in resources_of_type(deployed, "AWS::Lambda::Function").items()
+    }
+
+
+def test_environment_names_are_settings_fields(with_secret: dict[str, Any]) -> None:
+    # Given the names Settings reads (its aliases) and Powertools' own variables
+    known = {field.alias for field in Settings.model_fields.values() if field.alias}
+    for environment in function_environments(with_secret).values():
+        app_names = {name for name in environment if not name.startswith("POWERTOOLS_")}
+        # Then the template sets no variable that nothing reads (a typo, a renamed field)
+        assert app_names <= known, app_names - known
+        assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"} <= set(environment)
+
+
+def test_environment_parses_as_settings_with_the_secret(with_secret: dict[str, Any]) -> None:
+    for environment in function_environments(with_secret).values():
+        settings = Settings.from_env(environment)
+        assert settings.openai_api_key_secret == SECRET_NAME
+        assert settings.openai_api_key_parameter is None
+        assert settings.openai_api_key is None  # never the key itself
+        assert settings.openai_model == "gpt-4o-mini"
+        assert settings.openai_base_url is None
+        assert settings.max_tool_rounds == 6
+        assert settings.log_message_contents is False
+        assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "MojangChat"
+        assert environment["POWERTOOLS_LOG_LEVEL"] == "INFO"
+
+
+def test_environment_parses_as_settings_with_the_parameter() -> None:
+    deployed = deployed_template(
+        {
+            "OpenAIApiKeyParameterName": "/mojang-chat/openai-api-key",
+            "OpenAIBaseUrl": "https://models.example.com/v1",
+            "OpenAIModel": "llama-3.3-70b",
+            "MaxToolRounds": "3",
+            "LogMessageContents": "true",
+        }
+    )
+    for environment in function_environments(deployed).values():
+        settings = Settings.from_env(environment)
+        assert settings.openai_api_key_parameter == "/mojang-chat/openai-api-key"
+        assert settings.openai_api_key_secret is None
+        assert str(settings.openai_base_url) == "https://models.example.com/v1"
+        assert settings.openai_model == "llama-3.3-70b"
+        assert settings.max_tool_rounds == 3
+        assert settings.log_message_contents is True
+
+
+# --- Logs and outputs -----------------------------------------------------------------------
+
+
+def test_every_function_and_the_api_log_with_a_retention(with_secret: dict[str, Any]) -> None:
+    log_groups = resources_of_type(with_secret, "AWS::Logs::LogGroup")
+    assert all(group["Properties"]["RetentionInDays"] == "30" for group in log_groups.values())
+    named = {group["Properties"].get("LogGroupName") for group in log_groups.values()}
+    for logical_id in resources_of_type(with_secret, "AWS::Lambda::Function"):
+        assert f"/aws/lambda/<{logical_id}>" in named
+    stage = only_resource_of_type(with_secret, "AWS::ApiGatewayV2::Stage")["Properties"]
+    (access_logs,) = [
+        logical_id
+        for logical_id in log_groups
+        if stage["AccessLogSettings"]["DestinationArn"] == f"<{logical_id}.Arn>"
+    ]
+    assert "$context.requestId" in stage["AccessLogSettings"]["Format"]
+    assert access_logs
+
+
+def test_outputs(with_secret: dict[str, Any]) -> None:
+    outputs = {name: output["Value"] for name, output in with_secret["Outputs"].items()}
+    assert outputs["ApiUrl"] == f"https://<HttpApi>.execute-api.{REGION}.amazonaws.com/"
+    assert outputs["ChatFunctionName"] == "<ChatFunction>"
+    layer_id = next(iter(resources_of_type(with_secret, "AWS::Lambda::LayerVersion")))
+    assert outputs["MojangChatLayerArn"] == f"<{layer_id}>"
+
+
+# --- tests.sam itself -----------------------------------------------------------------------
+
+
+def test_translate_template_inlines_a_definition_uri(tmp_path: Path) -> None:
+    # Given a template whose state machine definition lives in its own file
+    (tmp_path / "statemachine").mkdir()
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
+    (tmp_path / "statemachine" / "run.asl.json").write_text(json.dumps(definition))
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Resources:\n"
+        "  RunStateMachine:\n"
+        "    Type: AWS::Serverless::StateMachine\n"
+        "    Properties:\n"
+        "      DefinitionUri: statemachine/run.asl.json\n"
+        "      Policies: []\n"
+    )
+    # When it is translated
+    translated = translate_template(tmp_path / "template.yaml")
+    # Then the definition is part of the state machine resource
+    machine = only_resource_of_type(translated, "AWS::StepFunctions::StateMachine")
+    separator, lines = machine["Properties"]["DefinitionString"]["Fn::Join"]
+    assert json.loads(separator.join(lines)) == definition
+
+
+def test_translate_template_fails_on_a_missing_code_uri(tmp_path: Path) -> None:
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Resources:\n"
+        "  Orphan:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: functions/missing/, Handler: app.handler, Runtime: python3.12}\n"
+    )
+    with pytest.raises(TemplateError, match="functions/missing/"):
+        translate_template(tmp_path / "template.yaml")
