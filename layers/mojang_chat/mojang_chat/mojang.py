@@ -102,18 +102,23 @@ class _Result(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class PlayerId(_Result):
-    """A Mojang account: its UUID (32 lowercase hex) and canonical name."""
+class _Identified(_Result):
+    """Something with a UUID (32 lowercase hex), shown dashed too: people paste either form."""
 
     id: str
-    name: str
-    legacy: bool = False
-    demo: bool = False
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def dashed_id(self) -> str:
         return dashed_uuid(self.id)
+
+
+class PlayerId(_Identified):
+    """A Mojang account: its UUID and canonical name."""
+
+    name: str
+    legacy: bool = False
+    demo: bool = False
 
 
 class DefaultSkin(_Result):
@@ -132,39 +137,24 @@ class Skin(_Result):
     default_name: str | None = None
 
 
-class PlayerProfile(_Result):
+class PlayerProfile(_Identified):
     """A Mojang account with its decoded textures."""
 
-    id: str
     name: str
     skin: Skin
     cape_url: str | None = None
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def dashed_id(self) -> str:
-        return dashed_uuid(self.id)
 
-
-class OfflinePlayer(_Result):
+class OfflinePlayer(_Identified):
     """An offline-mode (version 3) UUID, answered locally: it is never a Mojang account."""
 
-    id: str
     offline_mode: Literal[True] = True
     note: str = OFFLINE_NOTE
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def dashed_id(self) -> str:
-        return dashed_uuid(self.id)
 
+class NameProblem(_Result):
+    """A name of a bulk lookup that has no answer, and why."""
 
-class InvalidName(_Result):
-    name: str
-    error: str
-
-
-class FailedName(_Result):
     name: str
     error: str
 
@@ -174,8 +164,8 @@ class BulkLookup(_Result):
 
     found: list[PlayerId]
     not_found: list[str]
-    invalid: list[InvalidName]
-    failed: list[FailedName]
+    invalid: list[NameProblem]
+    failed: list[NameProblem]
 
 
 # -- validation and UUID arithmetic -----------------------------------------------------------
@@ -534,12 +524,12 @@ class MojangClient:
             found=[answer for key in order if (answer := answers.get(key)) is not None],
             not_found=[spelling[key] for key in order if key in answers and answers[key] is None],
             invalid=[
-                InvalidName(name=spelling[key], error=invalid[key])
+                NameProblem(name=spelling[key], error=invalid[key])
                 for key in order
                 if key in invalid
             ],
             failed=[
-                FailedName(name=spelling[key], error=failures[key])
+                NameProblem(name=spelling[key], error=failures[key])
                 for key in order
                 if key in failures
             ],
@@ -550,15 +540,8 @@ class MojangClient:
     ) -> PlayerId | OfflinePlayer | None:
         """The account with this UUID (dashed or not), or None if there is none. An offline-mode
         (version 3) UUID is answered locally as ``OfflinePlayer``, without a request."""
-        valid = normalize_uuid(uuid)
-        if uuid_version(valid) == 3:
-            return OfflinePlayer(id=valid)
-        url = f"{self.services_url}/minecraft/profile/lookup/{quote(valid, safe='')}"
-        return self._cached(
-            f"uuid:{valid}",
-            lambda: self._lookup_uuid(url, valid, "name_for_uuid", _decode_player_id, deadline),
-            deadline,
-        )
+        url = f"{self.services_url}/minecraft/profile/lookup/"
+        return self._by_uuid(uuid, url, "name_for_uuid", _decode_player_id, deadline)
 
     def profile(
         self, uuid: str, *, deadline: Deadline | None = None
@@ -566,17 +549,28 @@ class MojangClient:
         """The account's name, skin (URL and slim/classic model; the UUID's default skin when it
         has none) and cape, or None if there is no such account. Version 3 UUIDs: as
         ``name_for_uuid``."""
-        valid = normalize_uuid(uuid)
-        if uuid_version(valid) == 3:
-            return OfflinePlayer(id=valid)
-        url = f"{self.session_url}/session/minecraft/profile/{quote(valid, safe='')}"
-        return self._cached(
-            f"profile:{valid}",
-            lambda: self._lookup_uuid(url, valid, "profile", _decode_profile, deadline),
-            deadline,
-        )
+        url = f"{self.session_url}/session/minecraft/profile/"
+        return self._by_uuid(uuid, url, "profile", _decode_profile, deadline)
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _by_uuid(
+        self,
+        uuid: str,
+        url_prefix: str,
+        endpoint: str,
+        decode: Callable[[Any], T],
+        deadline: Deadline | None,
+    ) -> T | OfflinePlayer | None:
+        valid = normalize_uuid(uuid)
+        if uuid_version(valid) == 3:
+            return OfflinePlayer(id=valid)  # never a Mojang account: no request
+        url = url_prefix + quote(valid, safe="")
+        return self._cached(
+            f"{endpoint}:{valid}",
+            lambda: self._lookup_uuid(url, valid, endpoint, decode, deadline),
+            deadline,
+        )
 
     def _cached(self, key: str, loader: Callable[[], T], deadline: Deadline | None) -> T:
         if self.cache is None:
