@@ -8,10 +8,11 @@ SAM_VENV ?= .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv demo ask test lint typecheck unit lock sam-tools build validate clean
+.PHONY: help venv demo demo-offline browser ask test lint typecheck unit lock sam-tools build validate clean
 
 help:
-	@echo "make demo   run the app locally (no AWS account, no Docker)"
+	@echo "make demo   run the app locally on http://127.0.0.1:3000 (no AWS account, no Docker)"
+	@echo "make demo-offline   the same on the embedded stand-ins, even with a model configured"
 	@echo "make test   lint, type-check and run every test"
 	@echo "make build  sam build (the layer is built for arm64 without Docker)"
 	@echo "make lock   re-pin the layer's requirements"
@@ -32,8 +33,32 @@ $(SAM_VENV)/.installed:
 
 sam-tools: $(SAM_VENV)/.installed
 
+# The model comes from OPENAI_API_KEY / OPENAI_BASE_URL / OPENAI_MODEL, in the environment or
+# in .env (read by the command itself). Without one, the demo runs on the embedded stand-ins
+# (a scripted model and sample Mojang players, tests/fakes) and the page says what to set.
+HOST ?= 127.0.0.1
+PORT ?= 3000
+
 demo: venv
-	$(PY) -m mojang_chat demo
+	$(PY) -m tests.fakes.demo --host $(HOST) --port $(PORT)
+
+# make ask Q="what is the id of the player username merrydith"
+ask: venv
+	$(PY) -m mojang_chat ask "$(Q)"
+
+demo-offline: venv
+	$(PY) -m tests.fakes.demo --offline --host $(HOST) --port $(PORT)
+
+# The browser test drives Debian's chromium: installed here when missing and possible (root
+# with apt-get, as in CI); elsewhere the browser tests say they were skipped and why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "chromium is not installed: the browser tests will be skipped"; \
+	  fi; }
 
 lint: venv
 	$(PY) -m ruff check .
@@ -42,7 +67,7 @@ lint: venv
 typecheck: venv
 	$(PY) -m mypy
 
-unit: venv sam-tools
+unit: venv sam-tools browser
 	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest
 
 test: lint typecheck unit

@@ -156,7 +156,7 @@ def test_api_functions_finish_before_the_http_api_gives_up(with_secret: dict[str
         for permission in resources_of_type(with_secret, "AWS::Lambda::Permission").values()
         if permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
     }
-    assert invoked_by_api == {"<ChatFunction>"}
+    assert invoked_by_api == {"<ChatFunction>", "<RunsFunction>"}
     for reference in invoked_by_api:
         function = with_secret["Resources"][reference.strip("<>")]["Properties"]
         # Then its timeout ends before the integration's
@@ -179,18 +179,33 @@ def test_layer_is_built_by_its_makefile_for_arm64() -> None:
 # --- HTTP API -------------------------------------------------------------------------------
 
 
-def test_routes_go_to_the_chat_function(with_secret: dict[str, Any]) -> None:
+CHAT_ROUTES = {
+    ("POST", "/chat"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/widget.js"),
+}
+RUNS_ROUTES = {
+    ("POST", "/v1/threads/runs"),
+    ("GET", "/v1/threads/{thread_id}/runs/{run_id}"),
+    ("POST", "/v1/threads/{thread_id}/runs/{run_id}/cancel"),
+    ("GET", "/v1/threads/{thread_id}/messages"),
+}
+
+
+def test_routes_go_to_their_functions(with_secret: dict[str, Any]) -> None:
     body = only_resource_of_type(with_secret, "AWS::ApiGatewayV2::Api")["Properties"]["Body"]
     routes = {
         (method.upper(), path): operation["x-amazon-apigateway-integration"]
         for path, operations in body["paths"].items()
         for method, operation in operations.items()
     }
-    assert set(routes) == {("POST", "/chat"), ("GET", "/openapi.json"), ("GET", "/docs")}
-    for integration in routes.values():
+    assert set(routes) == CHAT_ROUTES | RUNS_ROUTES
+    for route, integration in routes.items():
         assert integration["type"] == "aws_proxy"
         assert integration["payloadFormatVersion"] == "2.0"
-        assert "<ChatFunction.Arn>" in integration["uri"]
+        function = "RunsFunction" if route in RUNS_ROUTES else "ChatFunction"
+        assert f"<{function}.Arn>" in integration["uri"], route
 
 
 def cors_of(deployed: dict[str, Any]) -> dict[str, Any] | None:
@@ -271,12 +286,87 @@ def test_no_wildcard_actions_and_no_extra_managed_policies(parameters: dict[str,
         assert set(role["Properties"].get("ManagedPolicyArns", [])) <= ALLOWED_MANAGED_POLICIES
 
 
+def role_statements(deployed: dict[str, Any], logical_id: str) -> list[dict[str, Any]]:
+    """Every inline policy statement of the role of a function or a state machine."""
+    properties = deployed["Resources"][logical_id]["Properties"]
+    role_arn = properties.get("Role") or properties["RoleArn"]
+    role = deployed["Resources"][role_arn.strip("<>").removesuffix(".Arn")]
+    return [
+        statement
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/<RunsTable>"
+
+
 def test_the_secret_is_the_only_thing_the_function_may_read(with_secret: dict[str, Any]) -> None:
     # Secrets Manager appends "-" and six random characters to the name in a secret's ARN.
     secret_arn = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{SECRET_NAME}-??????"
-    assert iam_statements(with_secret) == [
-        {"Action": ["secretsmanager:GetSecretValue"], "Effect": "Allow", "Resource": secret_arn}
-    ]
+    secret = {
+        "Action": ["secretsmanager:GetSecretValue"],
+        "Effect": "Allow",
+        "Resource": secret_arn,
+    }
+    assert role_statements(with_secret, "ChatFunction") == [secret]
+    # The workflow's model step reads it too; the runs endpoints never call the model
+    assert secret in role_statements(with_secret, "RunStepsFunction")
+    assert "secretsmanager" not in json.dumps(role_statements(with_secret, "RunsFunction"))
+
+
+def test_the_runs_functions_reach_only_the_table_and_the_workflow(
+    with_secret: dict[str, Any],
+) -> None:
+    runs = role_statements(with_secret, "RunsFunction")
+    steps = role_statements(with_secret, "RunStepsFunction")
+    for statements in (runs, steps):
+        dynamodb = [s for s in statements if "dynamodb:GetItem" in s["Action"]]
+        assert [set(as_list(s["Resource"])) for s in dynamodb] == [
+            {TABLE_ARN, f"{TABLE_ARN}/index/*"}
+        ]
+    states = {
+        action: as_list(s["Resource"])
+        for s in runs
+        for action in as_list(s["Action"])
+        if action.startswith("states:")
+    }
+    machine = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:<RunStateMachine.Name>"
+    executions = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:<RunStateMachine.Name>:*"
+    assert states == {
+        "states:StartExecution": [machine],
+        "states:StopExecution": [executions],
+        "states:DescribeExecution": [executions],
+    }
+    assert "states:" not in json.dumps(steps)
+    # And the workflow may invoke its steps function, nothing else
+    workflow = role_statements(with_secret, "RunStateMachine")
+    assert [as_list(s["Action"]) for s in workflow] == [["lambda:InvokeFunction"]]
+    assert set(as_list(workflow[0]["Resource"])) <= {
+        f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:<RunStepsFunction>",
+        f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:<RunStepsFunction>*",
+        f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:<RunStepsFunction>:*",
+    }
+
+
+def test_the_runs_table_is_on_demand_with_a_ttl(with_secret: dict[str, Any]) -> None:
+    table = only_resource_of_type(with_secret, "AWS::DynamoDB::Table")["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+
+
+def test_the_runs_functions_know_their_table_and_workflow(with_secret: dict[str, Any]) -> None:
+    environments = function_environments(with_secret)
+    assert environments["RunsFunction"]["RUNS_TABLE_NAME"] == "<RunsTable>"
+    assert environments["RunsFunction"]["RUN_STATE_MACHINE_ARN"] == "<RunStateMachine>"
+    assert environments["RunsFunction"]["RUN_EXPIRES_SECONDS"] == "600"
+    assert environments["RunStepsFunction"]["RUNS_TABLE_NAME"] == "<RunsTable>"
+    machine = only_resource_of_type(with_secret, "AWS::StepFunctions::StateMachine")
+    assert machine["Properties"]["StateMachineType"] == "STANDARD"
+    assert machine["Properties"]["DefinitionSubstitutions"]["RunStepsFunctionArn"] == (
+        "<RunStepsFunction.Arn>"
+    )
 
 
 @pytest.mark.parametrize(
@@ -288,7 +378,7 @@ def test_the_secret_is_the_only_thing_the_function_may_read(with_secret: dict[st
 )
 def test_the_parameter_is_the_only_thing_the_function_may_read(name: str, arn_suffix: str) -> None:
     deployed = deployed_template({"OpenAIApiKeyParameterName": name})
-    assert iam_statements(deployed) == [
+    assert role_statements(deployed, "ChatFunction") == [
         {
             "Action": "ssm:GetParameter",
             "Effect": "Allow",

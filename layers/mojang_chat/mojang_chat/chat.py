@@ -105,9 +105,8 @@ def converse(
         enter(status)
         if reason:
             logger.warning("conversation incomplete", extra={"reason": reason})
-        answer = turn.content if not turn.tool_calls else last_text
         return ChatOutcome(
-            answer=answer or _unfinished(reason, limits),
+            answer=final_answer(turn, last_text, reason, limits),
             status=status,
             statuses=statuses,
             tool_results=results,
@@ -125,13 +124,9 @@ def converse(
         usage += turn.usage
         last_text = turn.content or last_text
         messages.append(turn.as_message())
-        if not turn.tool_calls:
-            length = turn.finish_reason == "length"
-            return finish(turn, "max_completion_tokens" if length else None)
-        if rounds >= limits.max_tool_rounds:
-            return finish(turn, "max_tool_rounds")
-        if usage.total_tokens >= limits.max_total_tokens:
-            return finish(turn, "max_total_tokens")
+        status, reason = turn_outcome(turn, rounds=rounds, usage=usage, limits=limits)
+        if status is not RunStatus.REQUIRES_ACTION:
+            return finish(turn, reason)
         enter(RunStatus.REQUIRES_ACTION)
         batch = tools.run_all(turn.tool_calls, context, deadline, executor)
         results.extend(batch)
@@ -139,6 +134,35 @@ def converse(
         if on_tool_results is not None:
             on_tool_results(batch)
         rounds += 1
+
+
+def turn_outcome(
+    turn: ModelTurn, *, rounds: int, usage: Usage, limits: Limits
+) -> tuple[RunStatus, IncompleteReason | None]:
+    """Where a model turn leads: ``requires_action`` (run its tool calls), ``completed``, or
+    ``incomplete`` with the limit that was reached. ``rounds`` is the number of tool rounds
+    already run, ``usage`` the tokens used so far, this turn's included.
+
+    The one decision of the tool loop, shared by ``converse`` and the workflow's model step.
+    """
+    if not turn.tool_calls:
+        if turn.finish_reason == "length":
+            return RunStatus.INCOMPLETE, "max_completion_tokens"
+        return RunStatus.COMPLETED, None
+    if rounds >= limits.max_tool_rounds:
+        return RunStatus.INCOMPLETE, "max_tool_rounds"
+    if usage.total_tokens >= limits.max_total_tokens:
+        return RunStatus.INCOMPLETE, "max_total_tokens"
+    return RunStatus.REQUIRES_ACTION, None
+
+
+def final_answer(
+    turn: ModelTurn, last_text: str | None, reason: IncompleteReason | None, limits: Limits
+) -> str:
+    """The answer a finished conversation gives: the last turn's text, else the last text the
+    model wrote on the way, else a sentence saying which limit stopped it."""
+    answer = turn.content if not turn.tool_calls else last_text
+    return answer or _unfinished(reason, limits)
 
 
 def _unfinished(reason: IncompleteReason | None, limits: Limits) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from functools import cache
+from importlib import resources
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
@@ -19,9 +22,13 @@ from mojang_chat.model import ModelFailed, ModelRateLimited, ModelUnavailable
 from mojang_chat.mojang_tools import ToolContext, mojang_tools
 from mojang_chat.observability import logger
 from mojang_chat.settings import ConfigurationError, ModelNotConfigured, get_settings
+from mojang_chat.tools import ToolResult
 
 MAX_MESSAGE_CHARS = 2000
 MAX_HISTORY_TURNS = 20
+# Browsers and CDNs may reuse the widget for five minutes, then revalidate with its ETag: a
+# redeploy reaches every page within minutes, and an unchanged file costs a 304.
+WIDGET_CACHE_CONTROL = "public, max-age=300"
 
 Text = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MESSAGE_CHARS)
@@ -148,8 +155,15 @@ ERROR_STATUSES: dict[type[Exception], tuple[int, str]] = {
 }
 
 
-def answer_question(request: ChatRequest, deadline: Deadline) -> ChatOutcome:
-    """Run the tool loop for one ``/chat`` request with this container's clients."""
+def answer_question(
+    request: ChatRequest,
+    deadline: Deadline,
+    *,
+    on_status: Callable[[RunStatus], None] | None = None,
+    on_tool_results: Callable[[Sequence[ToolResult]], None] | None = None,
+) -> ChatOutcome:
+    """Run the tool loop for one ``/chat`` request with this container's clients (the
+    callbacks let a terminal print the transcript as it happens)."""
     settings = get_settings()
     if settings.log_message_contents:
         logger.info("question", extra={"message": request.message})
@@ -163,6 +177,8 @@ def answer_question(request: ChatRequest, deadline: Deadline) -> ChatOutcome:
         executor=runtime.executor(),
         limits=runtime.limits(),
         deadline=deadline,
+        on_status=on_status,
+        on_tool_results=on_tool_results,
     )
 
 
@@ -190,6 +206,14 @@ def chat_api() -> JsonApi:
         )
         outcome = answer_question(request, deadline)
         return ChatResponse.from_outcome(outcome, app.request_id)
+
+    @app.get("/widget.js", include_in_schema=False)
+    def widget() -> Response[str]:
+        script, etag = widget_script()
+        headers = {"Cache-Control": WIDGET_CACHE_CONTROL, "ETag": etag}
+        if etag in (app.current_event.headers.get("if-none-match") or ""):
+            return Response(304, None, "", headers=headers)
+        return Response(200, "application/javascript; charset=utf-8", script, headers=headers)
 
     def invalid_request(error: RequestValidationError) -> Response[str]:
         problems = error.errors()
@@ -219,6 +243,14 @@ def chat_api() -> JsonApi:
     app.exception_handler(NotFoundError)(not_found)
     app.exception_handler(Exception)(unexpected)
     return app
+
+
+@cache
+def widget_script() -> tuple[str, str]:
+    """The chat widget (web/widget.js, shipped in the layer) and its ETag."""
+    script = resources.files("mojang_chat").joinpath("web", "widget.js").read_text("utf-8")
+    digest = hashlib.sha256(script.encode()).hexdigest()[:32]
+    return script, f'"{digest}"'
 
 
 def _describe(problems: Sequence[Mapping[str, Any]]) -> str:

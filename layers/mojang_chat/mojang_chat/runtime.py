@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from mojang_chat.chat import Limits
 from mojang_chat.model import Model
 from mojang_chat.mojang import MojangClient
+from mojang_chat.runs import RunStore
 from mojang_chat.settings import get_settings
 from mojang_chat.tools import new_executor
 
@@ -68,6 +69,29 @@ def mojang() -> MojangClient:
 def executor() -> ThreadPoolExecutor:
     """The thread pool tool calls run on."""
     return new_executor()
+
+
+@per_container
+def dynamodb() -> Any:
+    """One DynamoDB client (the runs table); boto3 comes with the Lambda runtime."""
+    import boto3
+
+    return boto3.client("dynamodb")
+
+
+@per_container
+def stepfunctions() -> Any:
+    """One Step Functions client (starting, stopping and describing run executions)."""
+    import boto3
+
+    return boto3.client("stepfunctions")
+
+
+@per_container
+def run_store() -> RunStore:
+    """The runs table."""
+    settings = get_settings()
+    return RunStore(dynamodb(), settings.required(settings.runs_table_name, "RUNS_TABLE_NAME"))
 
 
 def limits() -> Limits:

@@ -79,6 +79,15 @@ class Settings(BaseModel):
     )
     mojang_cache_max_entries: int = Field(4096, alias="MOJANG_CACHE_MAX_ENTRIES", ge=1)
 
+    # Runs (the Step Functions path): where run records live, the workflow that runs them, and
+    # how long a run may take before it ends `expired` (OpenAI's runs expire after 10 minutes).
+    # The workflow's own TimeoutSeconds (functions/run_workflow.asl.json) is 900 s: a run must
+    # expire, and its last step end, well before that.
+    runs_table_name: str | None = Field(None, alias="RUNS_TABLE_NAME", min_length=3)
+    run_state_machine_arn: str | None = Field(None, alias="RUN_STATE_MACHINE_ARN")
+    run_expires_seconds: int = Field(600, alias="RUN_EXPIRES_SECONDS", ge=1, le=780)
+    runs_retention_days: int = Field(7, alias="RUNS_RETENTION_DAYS", ge=1, le=365)
+
     # Off by default: questions and tool payloads are users' data.
     log_message_contents: bool = Field(False, alias="LOG_MESSAGE_CONTENTS")
 
@@ -110,6 +119,12 @@ class Settings(BaseModel):
             return cls.model_validate(values)
         except ValidationError as error:
             raise ConfigurationError(_describe(error)) from None
+
+    def required(self, value: str | None, name: str) -> str:
+        """``value``, or ``ConfigurationError`` naming the variable ``name`` that must be set."""
+        if not value:
+            raise ConfigurationError(f"invalid configuration: {name} is not set")
+        return value
 
     @property
     def model_configured(self) -> bool:

@@ -1,0 +1,319 @@
+"""The command line: ``serve`` the API locally, ``ask`` one question, or run the ``demo``.
+
+Configuration errors are printed as one message (exit status 2), never as a stack trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from mojang_chat.local.server import (
+    MODEL_HELP,
+    LocalApi,
+    LocalServer,
+    PortInUse,
+    Request,
+    assistant_id,
+    default_template,
+)
+from mojang_chat.local.template import Application, TemplateError
+from mojang_chat.settings import ConfigurationError, get_settings
+
+RUNS_PATH = "/v1/threads/runs"
+TERMINAL = {"completed", "incomplete", "failed", "cancelled", "expired"}
+LABELS = {"in_progress": "in progress", "requires_action": "requires action"}
+
+
+def load_dotenv(path: Path) -> None:
+    """Read ``KEY=value`` lines of a .env file into the environment, without overriding what
+    is already set (a deliberate ``export`` wins over the file)."""
+    if not path.is_file():
+        return
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip().removeprefix("export ").strip()
+        key, sep, value = line.partition("=")
+        if not sep or line.startswith("#") or not key.strip():
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        else:
+            value = value.split(" #", 1)[0].rstrip()
+        os.environ.setdefault(key.strip(), value)
+
+
+def model_problem() -> str | None:
+    """What is wrong with the model configuration, in words; None when it looks usable."""
+    try:
+        settings = get_settings()
+    except ConfigurationError as error:
+        return str(error)
+    return None if settings.model_configured else MODEL_HELP
+
+
+def _stop_on_sigterm() -> None:
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def serve(
+    template: Path,
+    host: str,
+    port: int,
+    mode: str,
+    out: TextIO | None = None,
+    notice: str | None = None,
+) -> int:
+    """Serve the template's HTTP API (and the demo page) until Ctrl-C."""
+    out = out or sys.stdout
+    from mojang_chat import runtime
+    from mojang_chat.local.aws import local_aws
+
+    # Powertools warns at every request that records no metric: noise in a terminal.
+    warnings.filterwarnings("ignore", "No application metrics to publish")
+    app = Application.from_file(template)
+    api = LocalApi(app)
+    with local_aws(app, api.invoke_function):
+        # Deployed, API Gateway answers CORS from the template's AllowedOrigins; here the
+        # handlers do, from the same default unless the environment says otherwise.
+        allowed = (app.template.get("Parameters") or {}).get("AllowedOrigins", {}).get("Default")
+        if allowed and "CORS_ALLOWED_ORIGINS" not in os.environ:
+            os.environ["CORS_ALLOWED_ORIGINS"] = str(allowed)
+        runtime.reset()
+        try:
+            server = LocalServer(api, host, port)
+        except PortInUse as error:
+            print(f"error: {error.strerror}", file=sys.stderr)
+            return 1
+        server.mode = mode if app.find("POST", RUNS_PATH) else "chat"
+        server.notice = notice
+        url = server.url
+        print(f"mojang-chat is running at {url}", file=out)
+        print(f"  demo page   {url}/", file=out)
+        print(f"  API docs    {url}/docs", file=out)
+        for route in sorted(app.routes, key=lambda r: (r.path, r.method)):
+            print(f"  {route.method:<7} {url}{route.path}  ({route.function})", file=out)
+        problem = model_problem()
+        if notice:
+            print(f"\n{notice}", file=out)
+        elif problem:
+            print(f"\nwarning: {problem}", file=out)
+        else:
+            settings = get_settings()
+            where = settings.openai_base_url or "https://api.openai.com/v1"
+            print(f"\nmodel: {settings.openai_model} at {where}", file=out)
+        print("Press Ctrl-C to stop.", file=out, flush=True)
+        _stop_on_sigterm()
+        try:
+            server.serve_forever(poll_interval=0.2)
+        except KeyboardInterrupt:
+            print("\nstopped", file=out)
+        finally:
+            server.server_close()
+            runtime.reset()
+    return 0
+
+
+class Transcript:
+    """Prints a conversation's statuses and tool calls as they happen (the tutorial's
+    transcript); ``requires action`` waits for the calls so that it can name them."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def status(self, status: str) -> None:
+        if status != "requires_action":
+            self.line(LABELS.get(status, status))
+
+    def calls(self, calls: Sequence[tuple[str, Any, Any]]) -> None:
+        for name, arguments, output in calls:
+            shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in (arguments or {}).items())
+            self.line(f"requires action: {name}({shown})")
+            if output is not None:
+                self.line(f"  \u2192 {json.dumps(output, ensure_ascii=False)}")
+
+    def line(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+
+def ask(question: str, out: TextIO | None = None) -> int:
+    """Answer one question through the single request cycle (the code ``POST /chat`` runs)."""
+    from mojang_chat.chat_api import ChatRequest, answer_question
+    from mojang_chat.deadline import Deadline, DeadlineExceeded
+    from mojang_chat.model import ModelError
+
+    try:
+        request = ChatRequest(message=question)
+    except ValueError as error:
+        print(f"error: the question is not valid: {error}", file=sys.stderr)
+        return 2
+    transcript = Transcript(out or sys.stdout)
+    try:
+        deadline = Deadline(get_settings().request_deadline_seconds)
+        outcome = answer_question(
+            request,
+            deadline,
+            on_status=transcript.status,
+            on_tool_results=lambda batch: transcript.calls(
+                [(r.call.name, r.arguments, r.output) for r in batch]
+            ),
+        )
+    except ConfigurationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (ModelError, DeadlineExceeded) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"\n{outcome.answer}", file=transcript.out)
+    return 0
+
+
+def ask_runs(question: str, template: Path, out: TextIO | None = None) -> int:
+    """Answer one question through the runs API and the local Step Functions workflow,
+    printing each status as the polling sees it."""
+    from mojang_chat import runtime
+    from mojang_chat.local.aws import local_aws
+
+    app = Application.from_file(template)
+    if app.find("POST", RUNS_PATH) is None:
+        print(f"error: template.yaml has no POST {RUNS_PATH} route (no runs API)", file=sys.stderr)
+        return 2
+    api = LocalApi(app)
+    transcript = Transcript(out or sys.stdout)
+
+    def call(method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else b""
+        headers = [("Content-Type", "application/json"), ("Host", "localhost")]
+        reply = api.handle(Request(method, path, headers, data))
+        payload = reply.json() if reply.body else None
+        if reply.status >= 400:
+            error = (payload or {}).get("error") or {}
+            raise RuntimeError(f"{method} {path}: {reply.status} {error.get('message', '')}")
+        return payload
+
+    with local_aws(app, api.invoke_function):
+        runtime.reset()
+        try:
+            thread = {"messages": [_user(question)]}
+            body = {"assistant_id": assistant_id(), "thread": thread}
+            run = call("POST", RUNS_PATH, body)
+            last: str | None = None
+            seen: set[str] = set()
+            while True:
+                if run["status"] == "requires_action":
+                    action = run.get("required_action") or {}
+                    tool_calls = action.get("submit_tool_outputs", {}).get("tool_calls", [])
+                    fresh = [c for c in tool_calls if c["id"] not in seen]
+                    seen.update(c["id"] for c in fresh)
+                    transcript.calls(
+                        [
+                            (c["function"]["name"], json.loads(c["function"]["arguments"]), None)
+                            for c in fresh
+                        ]
+                    )
+                elif run["status"] != last:
+                    transcript.status(run["status"])
+                last = run["status"]
+                if run["status"] in TERMINAL:
+                    break
+                time.sleep(0.2)
+                run = call("GET", f"/v1/threads/{run['thread_id']}/runs/{run['id']}")
+            if run["status"] not in ("completed", "incomplete"):
+                message = (run.get("last_error") or {}).get("message", run["status"])
+                print(f"error: the run ended as {run['status']}: {message}", file=sys.stderr)
+                return 1
+            listing = call("GET", f"/v1/threads/{run['thread_id']}/messages?order=desc&limit=1")
+            texts = [
+                part["text"]["value"]
+                for message in listing["data"][:1]
+                for part in message["content"]
+                if part["type"] == "text"
+            ]
+            print("\n" + "\n".join(texts), file=transcript.out)
+        except RuntimeError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        finally:
+            runtime.reset()
+    return 0
+
+
+def _user(text: str) -> dict[str, str]:
+    return {"role": "user", "content": text}
+
+
+@contextlib.contextmanager
+def _quiet_logs() -> Iterator[None]:
+    """Warnings and errors only: the JSON log lines would bury the transcript."""
+    from mojang_chat.observability import logger
+
+    level = logger.log_level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line's arguments."""
+    main = argparse.ArgumentParser(prog="python -m mojang_chat", description=__doc__)
+    main.add_argument(
+        "--template", type=Path, default=None, help="the SAM template (default: template.yaml)"
+    )
+    commands = main.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("serve", "serve the HTTP API and the demo page"),
+        ("demo", "serve, reading .env first, and say what to configure"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--host", default="127.0.0.1")
+        command.add_argument("--port", type=int, default=3000)
+        command.add_argument(
+            "--mode",
+            choices=("runs", "chat"),
+            default="runs",
+            help="how the demo page's widget asks (runs falls back to chat without a runs API)",
+        )
+        command.add_argument("--notice", help="a line to show on the demo page")
+    ask_command = commands.add_parser("ask", help="answer one question in the terminal")
+    ask_command.add_argument("question")
+    ask_command.add_argument(
+        "--runs", action="store_true", help="go through the runs API and the workflow"
+    )
+    return main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the exit status."""
+    args = parser().parse_args(argv)
+    load_dotenv(Path.cwd() / ".env")
+    template = args.template or Path.cwd() / "template.yaml"
+    if not template.is_file():
+        template = default_template()
+    try:
+        if args.command == "ask":
+            problem = model_problem()
+            if problem:
+                print(f"error: {problem}", file=sys.stderr)
+                return 2
+            with _quiet_logs():
+                return ask_runs(args.question, template) if args.runs else ask(args.question)
+        return serve(template, args.host, args.port, args.mode, notice=args.notice)
+    except (TemplateError, ConfigurationError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,370 @@
+"""A local HTTP API: each request becomes an API Gateway HTTP API (payload 2.0) event, handed to
+the very ``lambda_handler`` that Lambda runs, and its response is written back.
+
+Which handler answers is read from template.yaml (``local.template``). The server adds one page
+of its own, ``GET /``: a demo page with the chat widget.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import html
+import json
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from mojang_chat.local.template import Application, Function, Route
+from mojang_chat.settings import ConfigurationError, get_settings
+
+# What API Gateway accepts in a request body (HTTP APIs: 10 MB).
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+API_ID = "local"
+# Shown on the demo page and by `ask` when no model is configured.
+MODEL_HELP = (
+    "No model is configured. Set OPENAI_API_KEY (and OPENAI_MODEL, default gpt-4o-mini) in the "
+    "environment or in a .env file, plus OPENAI_BASE_URL for any other OpenAI-compatible server "
+    "(Azure OpenAI, Ollama: http://localhost:11434/v1, vLLM, llama.cpp), then restart. "
+    "Or run `make demo-offline` to try it with a stand-in model."
+)
+
+
+class PortInUse(OSError):
+    """The port is taken by another program; the message says what to do."""
+
+
+class LambdaContext:
+    """What Lambda passes a handler: names, ids, and the time the invocation has left."""
+
+    def __init__(self, function: Function, request_id: str | None = None) -> None:
+        self.function_name = function.logical_id
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function.logical_id}"
+        )
+        self.memory_limit_in_mb = function.memory_mb
+        self.aws_request_id = request_id or str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function.logical_id}"
+        self.log_stream_name = "local"
+        self._ends_at = time.monotonic() + function.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds until the function's Timeout, as Lambda reports it."""
+        return max(int((self._ends_at - time.monotonic()) * 1000), 0)
+
+
+@dataclass
+class Request:
+    """An HTTP request as the server read it."""
+
+    method: str
+    target: str  # path and query string, as sent
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+    source_ip: str = "127.0.0.1"
+    protocol: str = "HTTP/1.1"
+
+
+@dataclass
+class Reply:
+    """An HTTP response to write back."""
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header (names compared case-insensitively)."""
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def _json_reply(status: int, body: Any, request_id: str) -> Reply:
+    data = json.dumps(body).encode()
+    headers = [("Content-Type", "application/json"), ("apigw-requestid", request_id)]
+    return Reply(status, headers, data)
+
+
+class LocalApi:
+    """The template's HTTP API in this process: routes a request, invokes the function."""
+
+    def __init__(self, app: Application) -> None:
+        self.app = app
+        # One invocation at a time per function, as in one Lambda container: the handlers keep
+        # per-invocation state (the resolver's current event, the logger's context) in globals.
+        self._locks = {name: threading.RLock() for name in app.functions}
+
+    def invoke_function(
+        self, logical_id: str, event: Mapping[str, Any], request_id: str | None = None
+    ) -> Any:
+        """Call one function's handler with ``event``, as Lambda would (also used by the
+        in-process Step Functions tasks)."""
+        function = self.app.functions[logical_id]
+        handler = function.handler()
+        with self._locks[logical_id]:
+            return handler(dict(event), LambdaContext(function, request_id))
+
+    def handle(self, request: Request) -> Reply:
+        """Answer one HTTP request the way API Gateway and Lambda together would."""
+        request_id = str(uuid.uuid4())
+        path = urlsplit(request.target).path or "/"
+        found = self.app.find(request.method, path)
+        if found is None:
+            return _json_reply(404, {"message": "Not Found"}, request_id)
+        route, params = found
+        event = build_event(request, route, params, request_id)
+        try:
+            result = self.invoke_function(route.function, event, request_id)
+        except Exception:
+            # API Gateway hides the function's failure from the caller; the log shows it.
+            traceback.print_exc()
+            return _json_reply(500, {"message": "Internal Server Error"}, request_id)
+        return lambda_response(result, request_id)
+
+
+def build_event(
+    request: Request, route: Route, params: Mapping[str, str], request_id: str
+) -> dict[str, Any]:
+    """The HTTP API payload 2.0 event API Gateway would send for ``request`` (see events/)."""
+    parts = urlsplit(request.target)
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in request.headers:
+        key = name.lower()
+        if key == "cookie":
+            cookies += [c.strip() for c in value.split(";") if c.strip()]
+            continue
+        # Repeated headers arrive comma-joined, as API Gateway passes them.
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    now = datetime.now(UTC)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": parts.path or "/",
+        "rawQueryString": parts.query,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    event["headers"] = headers
+    if parts.query:
+        query: dict[str, str] = {}
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            query[key] = f"{query[key]},{value}" if key in query else value
+        event["queryStringParameters"] = query
+    host = headers.get("host", "localhost")
+    event["requestContext"] = {
+        "accountId": ACCOUNT_ID,
+        "apiId": API_ID,
+        "domainName": host,
+        "domainPrefix": host.split(".")[0],
+        "http": {
+            "method": request.method,
+            "path": parts.path or "/",
+            "protocol": request.protocol,
+            "sourceIp": request.source_ip,
+            "userAgent": headers.get("user-agent", ""),
+        },
+        "requestId": request_id,
+        "routeKey": route.route_key,
+        "stage": "$default",
+        "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "timeEpoch": int(now.timestamp() * 1000),
+    }
+    if params:
+        event["pathParameters"] = dict(params)
+    if request.body:
+        # API Gateway hands bodies over base64-encoded, as the events/ files have them.
+        event["body"] = base64.b64encode(request.body).decode()
+        event["isBase64Encoded"] = True
+    else:
+        event["isBase64Encoded"] = False
+    return event
+
+
+def lambda_response(result: Any, request_id: str) -> Reply:
+    """The HTTP response API Gateway makes of a handler's return value (payload 2.0)."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        # A handler may return just a body: API Gateway answers 200 with it as JSON.
+        text = result if isinstance(result, str) else json.dumps(result)
+        return Reply(200, [("Content-Type", "application/json")], text.encode())
+    headers = [(str(k), str(v)) for k, v in (result.get("headers") or {}).items()]
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers += [(str(name), str(v)) for v in values]
+    headers += [("Set-Cookie", str(cookie)) for cookie in result.get("cookies") or []]
+    headers.append(("apigw-requestid", request_id))
+    raw = result.get("body") or ""
+    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+    return Reply(int(result["statusCode"]), headers, body)
+
+
+def demo_page(endpoint: str, mode: str = "runs", notice: str | None = None) -> bytes:
+    """The demo page: the widget pointed at ``endpoint``, and a banner when the model is not
+    configured (so a newcomer sees what to set instead of an error later), or with ``notice``."""
+    try:
+        problem = None if get_settings().model_configured else MODEL_HELP
+    except ConfigurationError as error:
+        problem = str(error)
+    banner = ""
+    if problem or notice:
+        banner = f'<p class="banner" role="alert">{html.escape(problem or notice or "")}</p>'
+    page = resources.files("mojang_chat").joinpath("web", "demo.html").read_text(encoding="utf-8")
+    return (
+        page.replace("{{banner}}", banner)
+        .replace("{{endpoint}}", html.escape(endpoint, quote=True))
+        .replace("{{mode}}", html.escape(mode, quote=True))
+        .replace("{{assistant}}", html.escape(assistant_id(), quote=True))
+        .encode()
+    )
+
+
+def assistant_id() -> str:
+    """The id of the runs API's built-in assistant (what a run is created with)."""
+    try:
+        from mojang_chat import runs
+    except ImportError:  # no runs API in this checkout
+        return "asst_default"
+    return str(getattr(runs, "ASSISTANT_ID", "asst_default"))
+
+
+class LocalServer(ThreadingHTTPServer):
+    """The HTTP server: the demo page at ``/``, every other request through ``LocalApi``."""
+
+    daemon_threads = True
+    # Not SO_REUSEADDR's Linux meaning alone: a second server on a taken port must fail.
+    allow_reuse_address = False
+
+    def __init__(
+        self, api: LocalApi, host: str = "127.0.0.1", port: int = 3000, *, quiet: bool = False
+    ) -> None:
+        self.api = api
+        self.quiet = quiet
+        self.mode = "runs"
+        self.notice: str | None = None  # a line for the demo page (the offline demo's)
+        try:
+            super().__init__((host, port), _RequestHandler)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise PortInUse(
+                    error.errno,
+                    f"port {port} on {host} is already in use: stop the program using it, or "
+                    f"choose another port with --port",
+                ) from None
+            raise
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` of this server."""
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError):
+            return  # the browser went away: routine
+        super().handle_error(request, client_address)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "mojang-chat-local"
+    sys_version = ""
+    server: LocalServer
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        if parts.path in ("/", "/index.html"):
+            host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+            # ?mode=chat or ?mode=runs tries the other way of asking without a restart.
+            mode = dict(parse_qsl(parts.query)).get("mode", self.server.mode)
+            mode = "chat" if mode == "chat" else "runs"
+            body = demo_page(f"http://{host}", mode, self.server.notice)
+            headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")]
+            self._write(Reply(200, headers, body))
+            return
+        self._forward()
+
+    def _forward(self) -> None:
+        started = time.monotonic()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_REQUEST_BYTES:
+            self.close_connection = True
+            self._write(_json_reply(413, {"message": "Request Entity Too Large"}, "local"))
+            return
+        request = Request(
+            method=self.command,
+            target=self.path,
+            headers=list(self.headers.items()),
+            body=self.rfile.read(length) if length else b"",
+            source_ip=self.client_address[0],
+            protocol=self.request_version,
+        )
+        reply = self.server.api.handle(request)
+        self._write(reply)
+        if not self.server.quiet:
+            elapsed = time.monotonic() - started
+            sys.stderr.write(f"{self.command} {self.path} {reply.status} {elapsed:.2f}s\n")
+
+    def _write(self, reply: Reply) -> None:
+        self.send_response_only(reply.status)
+        self.send_header("Date", self.date_time_string())
+        for name, value in reply.headers:
+            if name.lower() not in ("content-length", "connection"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+
+    # Every other method API Gateway forwards goes to the functions.
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _forward
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # _forward logs one line per API request
+
+
+def default_template() -> Path:
+    """template.yaml of the checkout this package is installed from (editable install)."""
+    return Path(__file__).resolve().parents[4] / "template.yaml"
+
+
+@contextlib.contextmanager
+def running(
+    template: Path | None = None, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True
+) -> Iterator[LocalServer]:
+    """The local server on a background thread (tests, the offline demo), with the local
+    AWS services the template needs; stopped and cleaned up on exit."""
+    from mojang_chat import runtime
+    from mojang_chat.local.aws import local_aws
+
+    app = Application.from_file(template or default_template())
+    api = LocalApi(app)
+    with local_aws(app, api.invoke_function):
+        runtime.reset()  # the clients are made anew from the environment set above
+        server = LocalServer(api, host, port, quiet=quiet)
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        thread.start()
+        try:
+            yield server
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+            runtime.reset()

@@ -1,0 +1,295 @@
+"""The tasks of the runs workflow (functions/run_workflow.asl.json): one model call, one tool
+call, and the ending of a failed run. The workflow is the loop; these are the steps of the very
+same loop that ``chat.converse`` runs in one request (``Model.complete``, ``ToolRegistry.run``,
+``chat.turn_outcome``), with the run record as the state between them.
+
+Every step is safe to run twice (the workflow retries transient Lambda errors): it reads the
+record first and does nothing that the record says was done.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from mojang_chat import runtime
+from mojang_chat.chat import Limits, final_answer, turn_outcome
+from mojang_chat.deadline import Deadline, DeadlineExceeded, LambdaContextLike
+from mojang_chat.lifecycle import RunStatus
+from mojang_chat.model import MIN_CALL_SECONDS, Model
+from mojang_chat.mojang import MojangClient
+from mojang_chat.mojang_tools import ToolContext, mojang_tools
+from mojang_chat.observability import logger
+from mojang_chat.runs import (
+    Clock,
+    FunctionCall,
+    LastError,
+    LastErrorCode,
+    MessageIncompleteDetails,
+    MessageObject,
+    RunNotFound,
+    RunRecord,
+    RunStore,
+    RunToolCall,
+    new_id,
+)
+from mojang_chat.settings import get_settings
+from mojang_chat.tools import ToolCall, ToolRegistry
+
+# Errors whose messages are written for callers (see ``model.ModelError``); any other error's
+# message may carry internals, so the run shows only its name.
+_READABLE_ERRORS = frozenset(
+    {
+        "ModelRateLimited",
+        "ModelUnavailable",
+        "ModelFailed",
+        "ModelNotConfigured",
+        "ConfigurationError",
+        "DeadlineExceeded",
+    }
+)
+
+
+class ModelStep(BaseModel):
+    """Call the model once for the run."""
+
+    model_config = ConfigDict(extra="ignore")
+    step: Literal["model"]
+    run_id: str
+
+
+class ToolStep(BaseModel):
+    """Run one of the tool calls the run waits for."""
+
+    model_config = ConfigDict(extra="ignore")
+    step: Literal["tool"]
+    run_id: str
+    tool_call: RunToolCall
+
+
+class CaughtError(BaseModel):
+    """What a ``Catch`` puts at its ResultPath: the error's name and its cause."""
+
+    Error: str
+    Cause: str | None = None
+
+
+class FailStep(BaseModel):
+    """End the run ``failed`` with the error the workflow caught."""
+
+    model_config = ConfigDict(extra="ignore")
+    step: Literal["fail"]
+    run_id: str
+    error: CaughtError
+
+
+StepInput = Annotated[ModelStep | ToolStep | FailStep, Field(discriminator="step")]
+_step_input: TypeAdapter[ModelStep | ToolStep | FailStep] = TypeAdapter(StepInput)
+
+
+def run_step(event: Mapping[str, Any], context: LambdaContextLike | None) -> dict[str, Any]:
+    """Run the step an event of the workflow names, with this container's clients."""
+    step = _step_input.validate_python(event)
+    settings = get_settings()
+    store = runtime.run_store()
+    seconds = settings.request_deadline_seconds
+    if context is not None:
+        seconds = min(seconds, context.get_remaining_time_in_millis() / 1000)
+    seconds -= settings.deadline_margin_seconds
+    if isinstance(step, ModelStep):
+        return model_step(
+            step.run_id,
+            store=store,
+            model=runtime.model(),
+            tools=mojang_tools,
+            limits=runtime.limits(),
+            seconds=seconds,
+        )
+    if isinstance(step, ToolStep):
+        return tool_step(
+            step.run_id,
+            step.tool_call,
+            store=store,
+            mojang=runtime.mojang(),
+            tools=mojang_tools,
+            max_chars=settings.tool_output_max_chars,
+            seconds=seconds,
+        )
+    return fail_step(step.run_id, step.error, store=store)
+
+
+def _outcome(run: RunRecord) -> dict[str, Any]:
+    """What the workflow's Choice state reads: the status, and the calls to map over."""
+    return {
+        "status": run.status.value,
+        "tool_calls": [call.model_dump(mode="json") for call in run.tool_calls],
+    }
+
+
+def _load(store: RunStore, run_id: str) -> RunRecord:
+    run = store.get_run(run_id, consistent=True)
+    if run is None:
+        raise RunNotFound("run", run_id)
+    return run
+
+
+def _ended(run: RunRecord, store: RunStore, now: int) -> RunRecord | None:
+    """The run, ended if it must end before any more work: it ended already, a client is
+    cancelling it, or it has expired. None when the work may go on."""
+    if run.status.terminal:
+        return run
+    if run.status is RunStatus.CANCELLING:
+        return store.transition(run.id, lambda r: r.finished(RunStatus.CANCELLED, now))
+    if run.expires_at is not None and now >= run.expires_at:
+        return store.transition(run.id, lambda r: r.finished(RunStatus.EXPIRED, now))
+    return None
+
+
+def model_step(
+    run_id: str,
+    *,
+    store: RunStore,
+    model: Model,
+    tools: ToolRegistry,
+    limits: Limits,
+    seconds: float,
+    clock: Clock = time.time,
+) -> dict[str, Any]:
+    """One model call for the run: ``requires_action`` with the tool calls to run, or the
+    run's end (``completed``, ``incomplete``, ``expired``, ``cancelled``). Raises the model
+    adapter's errors, which the workflow catches into ``failed``."""
+    run = _load(store, run_id)
+    ended = _ended(run, store, int(clock()))
+    if ended is not None:
+        return _outcome(ended)
+    thread = store.get_thread(run.thread_id, consistent=True)
+    if thread is None:
+        raise RunNotFound("thread", run.thread_id)
+    conversation = list(thread.conversation)
+    if run.status is RunStatus.REQUIRES_ACTION:
+        if any(call.id not in thread.tool_outputs for call in run.tool_calls):
+            # A retried step whose first attempt was saved: the tools have yet to run.
+            return _outcome(run)
+        conversation += [
+            {"role": "tool", "tool_call_id": call.id, "content": thread.tool_outputs[call.id]}
+            for call in run.tool_calls
+        ]
+    run = store.transition(run_id, lambda r: r.started(int(clock())))
+    if run.status is not RunStatus.IN_PROGRESS:
+        return _outcome(_ended(run, store, int(clock())) or run)
+
+    assert run.expires_at is not None  # an open run always has one
+    deadline = Deadline(min(seconds, run.expires_at - clock()))
+    try:
+        turn = model.complete(conversation, tools.definitions, deadline)
+    except DeadlineExceeded:
+        if clock() + MIN_CALL_SECONDS >= run.expires_at:
+            now = int(clock())
+            return _outcome(store.transition(run_id, lambda r: r.finished(RunStatus.EXPIRED, now)))
+        raise
+    last_text = next(
+        (m["content"] for m in reversed(conversation) if m["role"] == "assistant" and m["content"]),
+        None,
+    )
+    conversation.append(turn.as_message())
+    tokens = run.tokens.plus(turn.usage)
+    status, reason = turn_outcome(turn, rounds=run.rounds, usage=tokens.as_usage(), limits=limits)
+    now = int(clock())
+    messages = list(thread.messages)
+    if status is RunStatus.REQUIRES_ACTION:
+        calls = [
+            RunToolCall(id=c.id, function=FunctionCall(name=c.name, arguments=c.arguments))
+            for c in turn.tool_calls
+        ]
+        after = run.awaiting_tools(calls, tokens)
+    else:
+        after = run.finished(status, now, tokens=tokens, incomplete_reason=reason)
+        answer = final_answer(turn, last_text, reason, limits)
+        messages.append(_answer(answer, run, now, complete=status is RunStatus.COMPLETED))
+    assert after is not None  # the run is in_progress
+    saved = thread.model_copy(
+        update={"conversation": conversation, "tool_outputs": {}, "messages": messages}
+    )
+    if not store.save_turn(after, run.version, saved):
+        # The run changed while the model answered (a cancel): the answer is dropped.
+        logger.info("run changed during the model call", extra={"run_id": run_id})
+        latest = _ended(_load(store, run_id), store, int(clock()))
+        if latest is None:
+            raise RuntimeError(f"run {run_id} changed during the model call")
+        return _outcome(latest)
+    return _outcome(after)
+
+
+def _answer(text: str, run: RunRecord, now: int, *, complete: bool) -> MessageObject:
+    """The assistant's message that ends a run."""
+    return MessageObject.text(
+        text,
+        id=new_id("msg"),
+        created_at=now,
+        thread_id=run.thread_id,
+        role="assistant",
+        assistant_id=run.assistant_id,
+        run_id=run.id,
+        status="completed" if complete else "incomplete",
+        completed_at=now if complete else None,
+        incomplete_at=None if complete else now,
+        incomplete_details=None if complete else MessageIncompleteDetails(reason="max_tokens"),
+    )
+
+
+def tool_step(
+    run_id: str,
+    call: RunToolCall,
+    *,
+    store: RunStore,
+    mojang: MojangClient,
+    tools: ToolRegistry,
+    max_chars: int,
+    seconds: float,
+    clock: Clock = time.time,
+) -> dict[str, Any]:
+    """Run one tool call of the run and record its output for the next model step. A run that
+    no longer waits for this call (cancelled, expired) is left alone."""
+    run = _load(store, run_id)
+    if run.status is not RunStatus.REQUIRES_ACTION or call.id not in {c.id for c in run.tool_calls}:
+        return {"tool_call_id": call.id, "ran": False}
+    assert run.expires_at is not None
+    deadline = Deadline(min(seconds, run.expires_at - clock()))
+    result = tools.run(
+        ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments),
+        ToolContext(mojang=mojang, deadline=deadline),
+    )
+    store.save_tool_output(run.thread_id, call.id, result.content(max_chars))
+    return {"tool_call_id": call.id, "ran": True}
+
+
+def fail_step(
+    run_id: str, error: CaughtError, *, store: RunStore, clock: Clock = time.time
+) -> dict[str, Any]:
+    """End the run ``failed`` with ``last_error`` from the caught error: a model that kept
+    rate-limiting is ``rate_limit_exceeded``, anything else ``server_error``."""
+    code: LastErrorCode = (
+        "rate_limit_exceeded" if error.Error == "ModelRateLimited" else "server_error"
+    )
+    last_error = LastError(code=code, message=_message(error))
+    logger.warning("run failed", extra={"run_id": run_id, "error": error.Error})
+    now = int(clock())
+    run = store.transition(
+        run_id, lambda r: r.finished(RunStatus.FAILED, now, last_error=last_error)
+    )
+    return _outcome(run)
+
+
+def _message(error: CaughtError) -> str:
+    if error.Error in _READABLE_ERRORS and error.Cause:
+        try:
+            cause = json.loads(error.Cause)
+        except ValueError:
+            cause = None
+        if isinstance(cause, dict) and isinstance(cause.get("errorMessage"), str):
+            return str(cause["errorMessage"])
+    return f"the run failed ({error.Error})"

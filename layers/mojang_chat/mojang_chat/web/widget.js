@@ -1,0 +1,371 @@
+/*! mojang-chat widget: ask about Minecraft players from any web page.
+ *
+ *   <script src="https://API/widget.js" data-endpoint="https://API" defer></script>
+ *
+ * Options (data-* attributes of the script tag):
+ *   data-endpoint      base URL of the API (default: where this file was loaded from)
+ *   data-mode          "runs" (default: a run of the Step Functions workflow, its statuses
+ *                      polled live) or "chat" (one POST /chat request)
+ *   data-target        CSS selector of an element to render into; default: a chat button
+ *                      in the corner of the page that opens a panel
+ *   data-title         heading of the box
+ *   data-assistant-id  the assistant_id sent when a run is created
+ * Self-contained: no framework, no CDN, no build step.
+ */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script) return;
+  var attr = function (name, fallback) { return script.getAttribute("data-" + name) || fallback; };
+  var endpoint = attr("endpoint", new URL(script.src, location.href).origin).replace(/\/+$/, "");
+  var mode = attr("mode", "runs") === "chat" ? "chat" : "runs";
+  var title = attr("title", "Ask about Minecraft players");
+  var assistantId = attr("assistant-id", "asst_default");
+  var POLL_MS = 400, POLL_MAX_MS = 2000, RUN_TIMEOUT_MS = 120000, MAX_HISTORY = 20, MAX_CHARS = 2000;
+  var TERMINAL = ["completed", "incomplete", "failed", "cancelled", "expired"];
+  var LABELS = {
+    queued: "queued", in_progress: "in progress", requires_action: "calling the Mojang API",
+    cancelling: "cancelling", cancelled: "cancelled", failed: "failed", completed: "completed",
+    incomplete: "incomplete", expired: "expired"
+  };
+  var uid = 0;
+
+  var CSS = [
+    ".mcw{--mcw-accent:#2d6a1f;--mcw-bg:#fff;--mcw-fg:#1b1f23;--mcw-muted:#57606a;",
+    "font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:var(--mcw-fg);",
+    "background:var(--mcw-bg);border:1px solid #d0d7de;border-radius:12px;display:flex;",
+    "flex-direction:column;box-sizing:border-box;max-width:100%;min-width:0;overflow:hidden}",
+    ".mcw *,.mcw *::before,.mcw *::after{box-sizing:border-box}",
+    ".mcw-panel{position:fixed;right:16px;bottom:84px;width:min(380px,calc(100vw - 16px));",
+    "height:min(560px,calc(100vh - 110px));z-index:2147483000;box-shadow:0 8px 30px rgba(0,0,0,.2)}",
+    ".mcw-inline{height:100%;min-height:380px}",
+    ".mcw-head{margin:0;padding:10px 14px;background:var(--mcw-accent);color:#fff;font-size:16px;",
+    "display:flex;justify-content:space-between;align-items:center;gap:8px}",
+    ".mcw-log{flex:1;overflow-y:auto;overflow-x:hidden;padding:12px;display:flex;flex-direction:column;gap:8px}",
+    ".mcw-msg{padding:8px 12px;border-radius:10px;max-width:90%;white-space:pre-wrap;overflow-wrap:anywhere}",
+    ".mcw-user{align-self:flex-end;background:#ddf4d4}",
+    ".mcw-bot{align-self:flex-start;background:#f0f2f4}",
+    ".mcw-empty{color:var(--mcw-muted);margin:auto;text-align:center}",
+    ".mcw-trail{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:4px;font-size:12px;color:var(--mcw-muted)}",
+    ".mcw-trail li{overflow-wrap:anywhere}",
+    ".mcw-trail li+li::before{content:\"\\2192  \";}",
+    ".mcw-trail li:last-child{color:var(--mcw-fg);font-weight:600}",
+    ".mcw-tools{font-size:12px;color:var(--mcw-muted)}",
+    ".mcw-tools summary{cursor:pointer}",
+    ".mcw-tools code{white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px}",
+    ".mcw-error{align-self:stretch;background:#fff1f0;border:1px solid #f5c2c0;color:#8a1c1c;",
+    "padding:8px 12px;border-radius:10px;display:flex;flex-wrap:wrap;gap:8px;align-items:center;overflow-wrap:anywhere}",
+    ".mcw-form{display:flex;flex-wrap:wrap;gap:6px;padding:10px;border-top:1px solid #d0d7de}",
+    ".mcw-form label{flex-basis:100%;font-size:12px;color:var(--mcw-muted)}",
+    ".mcw-form input{flex:1;min-width:0;font:inherit;padding:8px 10px;border:1px solid #8c959f;border-radius:8px}",
+    ".mcw button{font:inherit;cursor:pointer;border-radius:8px;border:1px solid var(--mcw-accent);",
+    "background:var(--mcw-accent);color:#fff;padding:8px 14px}",
+    ".mcw button[disabled]{opacity:.6;cursor:progress}",
+    ".mcw-error button{background:#fff;color:#8a1c1c;border-color:#8a1c1c;padding:4px 10px}",
+    ".mcw-close{background:transparent!important;border:0!important;font-size:20px;line-height:1;padding:2px 8px!important}",
+    ".mcw :focus-visible,.mcw-launcher:focus-visible{outline:3px solid #0969da;outline-offset:2px}",
+    ".mcw-launcher{position:fixed;right:16px;bottom:16px;z-index:2147483000;border-radius:28px;",
+    "border:0;background:#2d6a1f;color:#fff;font:600 15px system-ui,sans-serif;padding:14px 20px;",
+    "cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25)}",
+    ".mcw-sr{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}"
+  ].join("");
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function ApiError(status, message, extra) {
+    this.status = status;
+    this.message = message;
+    this.fallback = !!(extra && extra.fallback);
+  }
+
+  // A readable message for a failed response: what happened, and what to do.
+  function httpError(response, data, path) {
+    var detail = (data && data.error && data.error.message) || (data && data.message) || "";
+    var status = response.status;
+    // API Gateway's own 404 (no such route, no error object): this API has no runs API.
+    if (status === 404 && path === "/v1/threads/runs" && !(data && data.error)) {
+      return new ApiError(404, "the runs API is not available", { fallback: true });
+    }
+    if (status === 429) {
+      var wait = parseInt(response.headers.get("Retry-After") || "", 10);
+      return new ApiError(429, "Too many requests. Try again in " + (wait > 0 ? wait : 5) + " s.");
+    }
+    if (status >= 500) {
+      return new ApiError(status, "The server could not answer (" + status + ")" + (detail ? ": " + detail : "."));
+    }
+    return new ApiError(status, detail || "The request failed (" + status + ").");
+  }
+
+  function request(method, path, body) {
+    var init = { method: method, headers: { Accept: "application/json" } };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(endpoint + path, init).then(function (response) {
+      return response.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (ignored) { data = null; }
+        if (!response.ok) throw httpError(response, data, path);
+        return data;
+      });
+    }, function () {
+      throw new ApiError(0, "Cannot reach the chat server. Check your connection, then retry.");
+    });
+  }
+
+  function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+
+  function describeCall(name, args) {
+    var values = args && typeof args === "object" ? Object.keys(args).map(function (key) {
+      return typeof args[key] === "string" ? args[key] : JSON.stringify(args[key]);
+    }) : [];
+    return name + "(" + values.join(", ") + ")";
+  }
+
+  function parseArgs(text) {
+    try { return JSON.parse(text); } catch (ignored) { return null; }
+  }
+
+  function Widget(root, announce) {
+    var self = this;
+    this.history = [];
+    this.busy = false;
+    this.announce = announce;
+    root.appendChild(el("h2", "mcw-head", title));
+    this.head = root.firstChild;
+    this.log = el("div", "mcw-log");
+    this.log.setAttribute("role", "log");
+    this.log.setAttribute("aria-label", "Conversation");
+    this.log.tabIndex = 0;
+    this.log.appendChild(el("p", "mcw-empty", "Ask me about a Minecraft player, e.g. \u201cwhat is the id of the player username merrydith\u201d."));
+    root.appendChild(this.log);
+    var form = el("form", "mcw-form");
+    var id = "mcw-input-" + (++uid);
+    var label = el("label", null, "Your question");
+    label.htmlFor = id;
+    this.input = el("input");
+    this.input.id = id;
+    this.input.type = "text";
+    this.input.maxLength = MAX_CHARS;
+    this.input.autocomplete = "off";
+    this.input.placeholder = "what is the id of the player username merrydith";
+    this.send = el("button", null, "Send");
+    this.send.type = "submit";
+    form.appendChild(label);
+    form.appendChild(this.input);
+    form.appendChild(this.send);
+    root.appendChild(form);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var text = self.input.value.trim();
+      if (!text || self.busy) return;
+      self.input.value = "";
+      self.ask(text);
+    });
+  }
+
+  Widget.prototype.setBusy = function (busy) {
+    this.busy = busy;
+    this.send.disabled = busy;
+    this.log.setAttribute("aria-busy", busy ? "true" : "false");
+  };
+
+  Widget.prototype.scroll = function () { this.log.scrollTop = this.log.scrollHeight; };
+
+  // Ask one question; the returned turn keeps the question, so Retry resends it unchanged.
+  Widget.prototype.ask = function (text) {
+    var empty = this.log.querySelector(".mcw-empty");
+    if (empty) empty.remove();
+    this.log.appendChild(el("div", "mcw-msg mcw-user", text));
+    var turn = el("div", "mcw-turn");
+    this.log.appendChild(turn);
+    this.run(text, turn);
+  };
+
+  Widget.prototype.run = function (text, turn) {
+    var self = this;
+    turn.textContent = "";
+    var trail = el("ol", "mcw-trail");
+    trail.setAttribute("aria-label", "Status");
+    turn.appendChild(trail);
+    var state = { trail: trail, turn: turn, tools: null, last: null };
+    this.setBusy(true);
+    var asked = mode === "runs" ? this.viaRuns(text, state) : this.viaChat(text, state);
+    return asked.then(function (answer) {
+      self.history.push({ role: "user", content: text.slice(0, MAX_CHARS) });
+      self.history.push({ role: "assistant", content: answer.slice(0, MAX_CHARS) });
+      self.history = self.history.slice(-MAX_HISTORY);
+      turn.appendChild(el("div", "mcw-msg mcw-bot", answer));
+      self.announce("Answer: " + answer);
+    }, function (error) {
+      if (error && error.fallback && mode === "runs") {
+        mode = "chat";  // this API has no runs routes: answer through /chat instead
+        return self.run(text, turn);
+      }
+      var box = el("div", "mcw-error");
+      box.setAttribute("role", "alert");
+      box.appendChild(el("span", null, (error && error.message) || String(error)));
+      var retry = el("button", null, "Retry");
+      retry.type = "button";
+      retry.addEventListener("click", function () {
+        box.remove();
+        self.run(text, turn).then(function () { self.input.focus(); });
+      });
+      box.appendChild(retry);
+      turn.appendChild(box);
+    }).then(function () {
+      self.setBusy(false);
+      self.scroll();
+    });
+  };
+
+  Widget.prototype.status = function (state, status, calls) {
+    if (state.last === status && status !== "requires_action") return;
+    state.last = status;
+    var label = LABELS[status] || status;
+    if (status === "requires_action" && calls && calls.length) {
+      label += ": " + calls.map(function (c) { return describeCall(c.name, c.arguments); }).join(", ");
+    }
+    var item = el("li", null, label);
+    item.setAttribute("data-status", status);
+    state.trail.appendChild(item);
+    this.announce(label);
+    this.scroll();
+  };
+
+  Widget.prototype.showTools = function (state, calls) {
+    if (!calls.length) return;
+    if (!state.tools) {
+      state.tools = el("details", "mcw-tools");
+      state.tools.appendChild(el("summary"));
+      state.tools.appendChild(el("ul"));
+      state.turn.insertBefore(state.tools, state.trail.nextSibling);
+    }
+    var list = state.tools.lastChild;
+    calls.forEach(function (call) {
+      var item = el("li");
+      item.appendChild(el("code", null, call.name + "(" + JSON.stringify(call.arguments) + ")"));
+      if (call.output !== undefined) {
+        item.appendChild(document.createTextNode(" \u2192 "));
+        item.appendChild(el("code", null, JSON.stringify(call.output)));
+      }
+      list.appendChild(item);
+    });
+    var count = list.children.length;
+    state.tools.firstChild.textContent = count + " Mojang API call" + (count === 1 ? "" : "s");
+  };
+
+  Widget.prototype.viaChat = function (text, state) {
+    var self = this;
+    this.status(state, "queued");
+    return request("POST", "/chat", { message: text, history: this.history }).then(function (data) {
+      var calls = data.tool_calls || [];
+      state.trail.textContent = "";
+      state.last = null;
+      var shown = false;
+      (data.statuses || []).forEach(function (status) {
+        // The response does not say which round made which call: show them at the first.
+        self.status(state, status, status === "requires_action" && !shown ? calls : null);
+        if (status === "requires_action") shown = true;
+      });
+      self.showTools(state, calls);
+      return data.answer;
+    });
+  };
+
+  Widget.prototype.viaRuns = function (text, state) {
+    var self = this;
+    var messages = this.history.concat([{ role: "user", content: text }]);
+    var started = Date.now(), delay = POLL_MS, failures = 0, seenCalls = {};
+    var body = { assistant_id: assistantId, thread: { messages: messages } };
+    function poll(run) {
+      var calls = [];
+      if (run.status === "requires_action" && run.required_action) {
+        calls = run.required_action.submit_tool_outputs.tool_calls.filter(function (c) {
+          return !seenCalls[c.id] && (seenCalls[c.id] = true);
+        }).map(function (c) { return { name: c.function.name, arguments: parseArgs(c.function.arguments) }; });
+        if (calls.length) self.status(state, run.status, calls);
+        self.showTools(state, calls);
+      } else {
+        self.status(state, run.status);
+      }
+      if (TERMINAL.indexOf(run.status) >= 0) return finish(run);
+      if (Date.now() - started > RUN_TIMEOUT_MS) throw new ApiError(504, "No answer in time. Please retry.");
+      return sleep(delay).then(function () {
+        delay = Math.min(delay * 1.25, POLL_MAX_MS);
+        var path = "/v1/threads/" + encodeURIComponent(run.thread_id) + "/runs/" + encodeURIComponent(run.id);
+        return request("GET", path).then(function (next) { failures = 0; return poll(next); }, function (error) {
+          // A poll that fails now and then does not end the run: give up after three in a row.
+          if (++failures >= 3) throw error;
+          return poll(run);
+        });
+      });
+    }
+    function finish(run) {
+      if (run.status !== "completed" && run.status !== "incomplete") {
+        var why = run.last_error && run.last_error.message;
+        throw new ApiError(500, "The run ended as " + (LABELS[run.status] || run.status) + (why ? ": " + why : "."));
+      }
+      var path = "/v1/threads/" + encodeURIComponent(run.thread_id) + "/messages?order=desc&limit=1";
+      return request("GET", path).then(function (list) {
+        var message = (list.data || []).filter(function (m) { return m.role === "assistant"; })[0];
+        var parts = message ? message.content.filter(function (p) { return p.type === "text"; }) : [];
+        return parts.map(function (p) { return p.text.value; }).join("\n") || "(no answer)";
+      });
+    }
+    return request("POST", "/v1/threads/runs", body).then(poll);
+  };
+
+  function mount() {
+    if (!document.getElementById("mcw-style")) {
+      var style = el("style", null, CSS);
+      style.id = "mcw-style";
+      document.head.appendChild(style);
+    }
+    var live = el("div", "mcw-sr");
+    live.setAttribute("aria-live", "polite");
+    live.setAttribute("role", "status");
+    document.body.appendChild(live);
+    var announce = function (text) { live.textContent = text; };
+    var root = el("section", "mcw");
+    root.setAttribute("aria-label", title);
+    var target = attr("target", "") && document.querySelector(attr("target", ""));
+    if (target) {
+      root.classList.add("mcw-inline");
+      target.appendChild(root);
+      return new Widget(root, announce);
+    }
+    root.classList.add("mcw-panel");
+    root.id = "mcw-panel-" + (++uid);
+    root.hidden = true;
+    var launcher = el("button", "mcw-launcher", "Ask about players");
+    launcher.type = "button";
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.setAttribute("aria-controls", root.id);
+    document.body.appendChild(root);
+    document.body.appendChild(launcher);
+    var widget = new Widget(root, announce);
+    var close = el("button", "mcw-close", "\u00d7");
+    close.type = "button";
+    close.setAttribute("aria-label", "Close");
+    widget.head.appendChild(close);
+    function toggle(open) {
+      root.hidden = !open;
+      launcher.setAttribute("aria-expanded", String(open));
+      (open ? widget.input : launcher).focus();
+    }
+    launcher.addEventListener("click", function () { toggle(root.hidden); });
+    close.addEventListener("click", function () { toggle(false); });
+    root.addEventListener("keydown", function (event) { if (event.key === "Escape") toggle(false); });
+    return widget;
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mount);
+  else mount();
+})();

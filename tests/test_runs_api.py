@@ -1,0 +1,268 @@
+"""The runs API as OpenAI's clients see it: the official SDK's beta.threads calls over HTTP,
+OpenAI's error shapes and statuses, and the events/ files of every endpoint and task."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+import pytest
+
+from mojang_chat.run_steps import run_step
+from tests.aws import RunsStack, load_handler, runs_stack, schema_errors
+from tests.conftest import LambdaContext, load_event
+from tests.fakes.mojang_server import MERRYDITH_UUID
+from tests.gateway import Gateway, json_body
+
+__all__ = ["runs_stack"]  # the fixture, imported for pytest
+
+TUTORIAL = "what is the id of the player username merrydith"
+CREATE = "/v1/threads/runs"
+
+
+def test_the_official_sdk_answers_the_tutorial_question_through_the_workflow(
+    runs_stack: RunsStack, app_env: Any
+) -> None:
+    import openai
+
+    # Given the official SDK pointed at the runs function behind an HTTP API
+    with Gateway(runs_stack.runs_handler) as gateway, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # beta.threads is deprecated
+        client = openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-unused", max_retries=0)
+        # When it creates a thread and run, and polls the run every 50 ms
+        run = client.beta.threads.create_and_run(
+            assistant_id="asst_default",
+            thread={"messages": [{"role": "user", "content": TUTORIAL}]},
+        )
+        seen = [run.status]
+        while run.status not in ("completed", "failed", "cancelled", "expired", "incomplete"):
+            time.sleep(0.05)
+            run = client.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
+            if run.status != seen[-1]:
+                seen.append(run.status)
+        messages = client.beta.threads.messages.list(run.thread_id)
+        # And cancelling the finished run is refused as OpenAI refuses it
+        with pytest.raises(openai.BadRequestError, match="Cannot cancel run"):
+            client.beta.threads.runs.cancel(run.id, thread_id=run.thread_id)
+        with pytest.raises(openai.NotFoundError):
+            client.beta.threads.runs.retrieve("run_" + "x" * 24, thread_id=run.thread_id)
+
+    # Then the run completed and the newest message answers the question
+    assert run.status == "completed"
+    assert seen[0] == "queued"
+    assert seen[-1] == "completed"
+    assert run.usage is not None
+    assert run.usage.total_tokens > 0
+    answer = messages.data[0]
+    assert answer.role == "assistant"
+    assert answer.run_id == run.id
+    assert MERRYDITH_UUID in answer.content[0].text.value  # type: ignore[union-attr]
+    assert messages.data[1].role == "user"
+
+
+def test_the_sdk_can_cancel_a_run(runs_stack: RunsStack, app_env: Any) -> None:
+    import openai
+
+    from tests.fakes import model_server as fake_model
+
+    model, _ = app_env
+    model.script(fake_model.hang(1.0, fake_model.answer("late")))
+    with Gateway(runs_stack.runs_handler) as gateway, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        client = openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-unused", max_retries=0)
+        run = client.beta.threads.create_and_run(
+            assistant_id="asst_default",
+            thread={"messages": [{"role": "user", "content": TUTORIAL}]},
+        )
+        cancelled = client.beta.threads.runs.cancel(run.id, thread_id=run.thread_id)
+        assert cancelled.status == "cancelling"
+        while run.status != "cancelled":
+            time.sleep(0.05)
+            run = client.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
+    assert run.cancelled_at is not None
+
+
+def assert_openai_error(status: int, body: dict[str, Any], expected: int) -> dict[str, Any]:
+    assert status == expected, body
+    assert schema_errors("ErrorResponse", body) == []
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"type", "message", "param", "code"}
+    assert "Traceback" not in body["error"]["message"]
+    error: dict[str, Any] = body["error"]
+    return error
+
+
+def create_body(**overrides: Any) -> dict[str, Any]:
+    body = {
+        "assistant_id": "asst_default",
+        "thread": {"messages": [{"role": "user", "content": TUTORIAL}]},
+    }
+    return {**body, **overrides}
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "code"),
+    [
+        (
+            {"thread": {"messages": [{"role": "user", "content": "hi"}]}},
+            "assistant_id",
+            "missing_required_parameter",
+        ),
+        (create_body(stream=True), "stream", "unsupported_parameter"),
+        (create_body(temperature=0.2), "temperature", "unsupported_parameter"),
+        (create_body(instructions="be rude"), "instructions", "unsupported_parameter"),
+        (create_body(model="gpt-5"), "model", "unsupported_parameter"),
+        (create_body(colour="blue"), "colour", "unknown_parameter"),
+        (create_body(thread={"messages": []}), "thread.messages", "invalid_value"),
+        (
+            create_body(thread={"messages": [{"role": "system", "content": "x"}]}),
+            "thread.messages[0].role",
+            "invalid_value",
+        ),
+        (
+            create_body(thread={"messages": [{"role": "user", "content": "x" * 2001}]}),
+            None,
+            "invalid_value",
+        ),
+        (
+            create_body(
+                thread={
+                    "messages": [
+                        {"role": "user", "content": "q"},
+                        {"role": "assistant", "content": "a"},
+                    ]
+                }
+            ),
+            "thread.messages[1].role",
+            "invalid_value",
+        ),
+    ],
+)
+def test_invalid_requests_get_400_in_openais_shape(
+    runs_stack: RunsStack, app_env: Any, body: dict[str, Any], param: str | None, code: str
+) -> None:
+    model, _ = app_env
+    error = assert_openai_error(*runs_stack.call("POST", CREATE, body), 400)
+    assert error["type"] == "invalid_request_error"
+    assert error["code"] == code
+    if param is not None:
+        assert error["param"] == param
+    assert "x" * 50 not in error["message"]  # values are never echoed
+    assert model.requests == []
+
+
+def test_invalid_json_gets_400(runs_stack: RunsStack, app_env: Any) -> None:
+    error = assert_openai_error(*runs_stack.call("POST", CREATE, "{not json"), 400)
+    assert "could not parse the JSON body" in error["message"]
+
+
+def test_an_unknown_assistant_gets_404(runs_stack: RunsStack, app_env: Any) -> None:
+    body = create_body(assistant_id="asst_abc123")
+    error = assert_openai_error(*runs_stack.call("POST", CREATE, body), 404)
+    assert error["message"] == "No assistant found with id 'asst_abc123'."
+
+
+def test_unknown_ids_and_urls_get_404(runs_stack: RunsStack, app_env: Any) -> None:
+    run = runs_stack.create("hello")
+    thread_id, run_id = run["thread_id"], run["id"]
+    other_thread = "thread_" + "y" * 24
+    for method, path, message in [
+        (
+            "GET",
+            f"/v1/threads/{thread_id}/runs/run_{'z' * 24}",
+            f"No run found with id 'run_{'z' * 24}'.",
+        ),
+        ("GET", f"/v1/threads/{thread_id}/runs/nope", "No run found with id 'nope'."),
+        ("GET", f"/v1/threads/{other_thread}/runs/{run_id}", f"No run found with id '{run_id}'."),
+        (
+            "POST",
+            f"/v1/threads/{other_thread}/runs/{run_id}/cancel",
+            f"No run found with id '{run_id}'.",
+        ),
+        (
+            "GET",
+            f"/v1/threads/{other_thread}/messages",
+            f"No thread found with id '{other_thread}'.",
+        ),
+        ("GET", f"/v1/threads/{run_id}/messages", f"No thread found with id '{run_id}'."),
+        ("GET", "/v1/assistants", "Invalid URL (GET /v1/assistants)"),
+    ]:
+        error = assert_openai_error(*runs_stack.call(method, path), 404)
+        assert error["message"] == message
+    runs_stack.poll(run)
+
+
+def test_messages_are_paged_as_openai_pages_them(runs_stack: RunsStack, app_env: Any) -> None:
+    run, _ = runs_stack.poll(runs_stack.create(TUTORIAL))
+    path = f"/v1/threads/{run['thread_id']}/messages"
+
+    status, newest = runs_stack.call("GET", path, query={"limit": "1"})
+    assert status == 200
+    assert [m["role"] for m in newest["data"]] == ["assistant"]
+    assert newest["has_more"] is True
+    status, rest = runs_stack.call("GET", path, query={"after": newest["last_id"]})
+    assert [m["role"] for m in rest["data"]] == ["user"]
+    assert rest["has_more"] is False
+    status, by_run = runs_stack.call("GET", path, query={"run_id": run["id"]})
+    assert [m["role"] for m in by_run["data"]] == ["assistant"]
+    assert_openai_error(*runs_stack.call("GET", path, query={"limit": "0"}), 400)
+    assert_openai_error(*runs_stack.call("GET", path, query={"order": "up"}), 400)
+
+
+def test_history_in_the_thread_reaches_the_model(runs_stack: RunsStack, app_env: Any) -> None:
+    model, _ = app_env
+    thread = {
+        "messages": [
+            {"role": "user", "content": TUTORIAL},
+            {"role": "assistant", "content": f"It is {MERRYDITH_UUID}."},
+            {"role": "user", "content": [{"type": "text", "text": "and does she use slim?"}]},
+        ],
+        "metadata": {"page": "faq"},
+    }
+    run, _ = runs_stack.poll(runs_stack.create(TUTORIAL, thread=thread, metadata={"a": "b"}))
+    sent = model.requests[0].body["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    assert sent[-1]["content"] == "and does she use slim?"
+    assert run["metadata"] == {"a": "b"}
+
+
+# --- events/ -----------------------------------------------------------------------------------
+
+
+def test_the_create_event_starts_a_run(runs_stack: RunsStack, app_env: Any) -> None:
+    response = runs_stack.runs_handler(load_event("runs-create.json"), LambdaContext(10))
+    run = json_body(response)
+    assert response["statusCode"] == 200, run
+    assert schema_errors("RunObject", run) == []
+    assert run["status"] == "queued"
+    runs_stack.poll(run)
+
+
+@pytest.mark.parametrize("name", ["runs-retrieve.json", "runs-cancel.json", "runs-messages.json"])
+def test_the_id_events_reach_their_routes(runs_stack: RunsStack, app_env: Any, name: str) -> None:
+    # Their ids are placeholders: each route answers that it does not know them
+    response = runs_stack.runs_handler(load_event(name), LambdaContext(10))
+    error = assert_openai_error(response["statusCode"], json_body(response), 404)
+    assert error["message"].startswith("No ")
+
+
+def test_the_step_events_drive_a_run_by_hand(runs_stack: RunsStack, app_env: Any) -> None:
+    # Given a run created without its workflow (the events are what the workflow sends)
+    from mojang_chat import runtime
+
+    store = runtime.run_store()
+    run = runs_stack.create(TUTORIAL)
+    runs_stack.wait(run["id"])
+    steps = load_handler("run_steps")
+    for name in ("run-step-model.json", "run-step-tool.json", "run-step-fail.json"):
+        event = {**load_event(name), "run_id": run["id"]}
+        # Then each event is a valid input, and on a finished run changes nothing
+        outcome = steps(event, LambdaContext(60))
+        assert store.get_run(run["id"], consistent=True).status == "completed"  # type: ignore[union-attr]
+        assert outcome.get("status", "completed") == "completed" or outcome == {
+            "tool_call_id": "call_abc123",
+            "ran": False,
+        }
+    with pytest.raises(LookupError, match="No run found"):
+        run_step(load_event("run-step-model.json"), None)

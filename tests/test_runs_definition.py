@@ -1,0 +1,155 @@
+"""functions/run_workflow.asl.json: the one definition that the template deploys and the tests
+execute; linted by cfn-lint's state machine rule, JSONPath only, a Retry on every task."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from mojang_chat.lifecycle import RunStatus
+from mojang_chat.runs import WORKFLOW_TIMEOUT_SECONDS
+from tests.aws import DEFINITION_FILE, substitute
+from tests.sam import lint_template, load_definition, load_template, translate_template
+
+SUBSTITUTIONS = {
+    "RunStepsFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:RunStepsFunction",
+    "Partition": "aws",
+}
+TRANSIENT_LAMBDA_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+
+
+def states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every state, those inside Map and Parallel states too."""
+    for name, state in definition["States"].items():
+        yield name, state
+        processors = [state.get("ItemProcessor"), state.get("Iterator")]
+        processors += state.get("Branches", [])
+        for processor in processors:
+            if processor:
+                yield from states(processor)
+
+
+def test_the_template_deploys_this_file_with_every_substitution() -> None:
+    # Given the state machine of the template
+    machine = load_template()["Resources"]["RunStateMachine"]["Properties"]
+    assert machine["DefinitionUri"] == "functions/run_workflow.asl.json"
+    assert machine["Type"] == "STANDARD"
+    # When the template is translated (the file is inlined as `sam package` does)
+    translated = translate_template(parameters={"OpenAIApiKeySecretName": "key"})
+    (resource,) = [
+        r
+        for r in translated["Resources"].values()
+        if r["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
+    separator, lines = resource["Properties"]["DefinitionString"]["Fn::Join"]
+    # Then what deploys is this very file, retry intervals and all
+    assert json.loads(separator.join(lines)) == load_definition(DEFINITION_FILE)
+    # And every ${Name} in it has a substitution
+    assert set(resource["Properties"]["DefinitionSubstitutions"]) == set(SUBSTITUTIONS)
+    substitute(load_definition(DEFINITION_FILE), SUBSTITUTIONS)
+
+
+def test_the_definition_passes_cfn_lints_state_machine_rule() -> None:
+    definition = substitute(load_definition(DEFINITION_FILE), SUBSTITUTIONS)
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {
+            "RunStateMachine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "RoleArn": "arn:aws:iam::123456789012:role/runs",
+                    "Definition": definition,
+                },
+            }
+        },
+    }
+    assert [str(match) for match in lint_template(template)] == []
+
+
+def test_the_definition_uses_jsonpath_only() -> None:
+    definition = load_definition(DEFINITION_FILE)
+    text = json.dumps(definition)
+    assert "JSONata" not in text
+    assert definition.get("QueryLanguage", "JSONPath") == "JSONPath"
+    for name, state in states(definition):
+        assert "Assign" not in state, name
+        assert state.get("QueryLanguage", "JSONPath") == "JSONPath", name
+
+
+def test_every_task_retries_transient_lambda_errors() -> None:
+    for name, state in states(load_definition(DEFINITION_FILE)):
+        if state["Type"] != "Task":
+            continue
+        retried = {error for retry in state["Retry"] for error in retry["ErrorEquals"]}
+        assert retried >= TRANSIENT_LAMBDA_ERRORS, name
+        for retry in state["Retry"]:
+            # Small but realistic: a second or two, doubling, twice
+            assert 1 <= retry["IntervalSeconds"] <= 2, name
+            assert retry["MaxAttempts"] == 2, name
+            assert retry["BackoffRate"] == 2, name
+
+
+def test_failures_are_caught_into_failed_with_last_error() -> None:
+    definition = load_definition(DEFINITION_FILE)
+    for name in ("InProgress", "RequiresAction"):
+        [catch] = definition["States"][name]["Catch"]
+        assert catch == {
+            "ErrorEquals": ["States.ALL"],
+            "ResultPath": "$.error",
+            "Next": "MarkFailed",
+        }
+    assert definition["States"]["MarkFailed"]["Next"] == "Failed"
+    assert definition["States"]["Failed"]["Type"] == "Fail"
+
+
+def test_the_states_are_the_run_statuses() -> None:
+    definition = load_definition(DEFINITION_FILE)
+    # Every status the model step may return is a RunStatus and has a state of its own
+    choices = definition["States"]["AfterModel"]["Choices"]
+    returned = {choice["StringEquals"] for choice in choices}
+    assert returned <= {status.value for status in RunStatus}
+    assert returned == {status.value for status in RunStatus if status.terminal} | {
+        "requires_action"
+    }
+    names = {"".join(part.title() for part in s.split("_")) for s in returned}
+    assert names <= set(definition["States"])
+    assert {"Queued", "InProgress"} <= set(definition["States"])
+    assert definition["States"]["RequiresAction"]["Type"] == "Map"
+    assert definition["StartAt"] == "Queued"
+
+
+def test_the_workflow_outlives_every_run() -> None:
+    # A run expires (RUN_EXPIRES_SECONDS, at most 780 s) and its last step ends before the
+    # workflow times out; the code's constant is the file's value.
+    definition = load_definition(DEFINITION_FILE)
+    assert definition["TimeoutSeconds"] == WORKFLOW_TIMEOUT_SECONDS
+    parameter = load_template()["Parameters"]["RunExpiresSeconds"]
+    steps = load_template()["Resources"]["RunStepsFunction"]["Properties"]
+    assert parameter["MaxValue"] + steps["Timeout"] <= WORKFLOW_TIMEOUT_SECONDS
+
+
+def transitions(scope: dict[str, Any]) -> Iterator[tuple[str, str, set[str]]]:
+    """(state, the name it may go to, the names of its scope), for every scope."""
+    names = set(scope["States"])
+    yield "StartAt", scope["StartAt"], names
+    for name, state in scope["States"].items():
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [choice["Next"] for choice in state.get("Choices", [])]
+        targets += [catch["Next"] for catch in state.get("Catch", [])]
+        for target in filter(None, targets):
+            yield name, target, names
+        for processor in [state.get("ItemProcessor"), *state.get("Branches", [])]:
+            if processor:
+                yield from transitions(processor)
+
+
+def test_every_next_names_a_state_of_its_scope() -> None:
+    # cfn-lint checks the structure, moto accepts a missing state until it is reached
+    for state, target, names in transitions(load_definition(DEFINITION_FILE)):
+        assert target in names, f"{state} -> {target}"

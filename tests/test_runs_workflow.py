@@ -1,0 +1,296 @@
+"""Runs end to end: functions/run_workflow.asl.json executing in moto, the real run_steps and
+runs handlers in-process, the fake model server and fake Mojang behind them. Every scenario is
+observed as a client sees it: by polling GET /v1/threads/{thread_id}/runs/{run_id}."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from typing import Any
+
+import pytest
+
+from mojang_chat.lifecycle import RunStatus
+from mojang_chat.runs import STEP_GRACE_SECONDS
+from tests.aws import RunsStack, runs_stack, schema_errors
+from tests.fakes import model_server as fake_model
+from tests.fakes.mojang_server import MERRYDITH_UUID, Fault
+
+__all__ = ["runs_stack"]  # the fixture, imported for pytest
+
+TUTORIAL = "what is the id of the player username merrydith"
+ORDER = ["queued", "in_progress", "requires_action", "in_progress", "completed"]
+ONE_TOOL_STATES = [
+    "Queued",
+    "InProgress",
+    "AfterModel",
+    "RequiresAction",
+    "RunTool",
+    "InProgress",
+    "AfterModel",
+    "Completed",
+]
+
+
+def messages(stack: RunsStack, thread_id: str) -> list[dict[str, Any]]:
+    status, body = stack.call("GET", f"/v1/threads/{thread_id}/messages", query={"order": "asc"})
+    assert status == 200, body
+    assert schema_errors("ListMessagesResponse", body) == []
+    data: list[dict[str, Any]] = body["data"]
+    return data
+
+
+def test_a_one_tool_run_shows_every_status_in_order(runs_stack: RunsStack, app_env: Any) -> None:
+    # Given a model and a Mojang API with realistic latencies
+    model, mojang = app_env
+    model.latency = 0.2
+    mojang.inject(Fault.hanging(0.3), path_prefix="/users/")
+    try:
+        # When a client creates the tutorial's run and polls it every 50 ms
+        run = runs_stack.create(TUTORIAL)
+        seen_runs = [run]
+        while run["status"] not in {"completed", "failed", "expired", "incomplete"}:
+            time.sleep(0.05)
+            run = runs_stack.retrieve(run["thread_id"], run["id"])
+            seen_runs.append(run)
+    finally:
+        model.latency = 0.0
+    # Then it saw each status of the lifecycle, requires_action between the two in_progress
+    statuses = [r["status"] for r in seen_runs]
+    assert [s for i, s in enumerate(statuses) if i == 0 or s != statuses[i - 1]] == ORDER
+    for polled in seen_runs:
+        assert schema_errors("RunObject", polled) == []
+    waiting = next(r for r in seen_runs if r["status"] == "requires_action")
+    [call] = waiting["required_action"]["submit_tool_outputs"]["tool_calls"]
+    assert call["function"]["name"] == "get_uuid_from_username"
+    assert call["type"] == "function"
+    assert all(r["usage"] is None for r in seen_runs[:-1])
+    # And the run completed with its usage, the answer in the thread's messages
+    assert run["completed_at"] is not None
+    assert run["started_at"] is not None
+    assert run["expires_at"] is None
+    assert run["usage"]["total_tokens"] > 0
+    user, answer = messages(runs_stack, run["thread_id"])
+    assert user["role"] == "user"
+    assert user["content"][0]["text"]["value"] == TUTORIAL
+    assert answer["role"] == "assistant"
+    assert answer["run_id"] == run["id"]
+    assert MERRYDITH_UUID in answer["content"][0]["text"]["value"]
+    # And the workflow went through exactly the states of one tool round
+    assert runs_stack.wait(run["id"])["status"] == "SUCCEEDED"
+    assert runs_stack.states_entered(run["id"]) == ONE_TOOL_STATES
+    assert model.schema_errors == []
+    assert len(model.requests) == 2
+
+
+def test_a_run_without_tools_completes(runs_stack: RunsStack, app_env: Any) -> None:
+    model, mojang = app_env
+    model.script(fake_model.answer("Hello! Ask me about a Minecraft player."))
+
+    run, seen = runs_stack.poll(runs_stack.create("hello"))
+
+    assert run["status"] == "completed"
+    assert seen[-1] == "completed"
+    assert "requires_action" not in seen
+    assert runs_stack.states_entered(run["id"]) == [
+        "Queued",
+        "InProgress",
+        "AfterModel",
+        "Completed",
+    ]
+    assert messages(runs_stack, run["thread_id"])[-1]["content"][0]["text"]["value"].startswith(
+        "Hello!"
+    )
+    assert mojang.requests() == []
+
+
+def test_a_model_that_keeps_failing_fails_the_run(runs_stack: RunsStack, app_env: Any) -> None:
+    # Given a model server that answers 500 to the call and to its retry (MODEL_MAX_RETRIES=1)
+    model, _ = app_env
+    model.script(fake_model.server_error(), fake_model.server_error())
+
+    run, _ = runs_stack.poll(runs_stack.create(TUTORIAL))
+
+    assert run["status"] == "failed"
+    assert run["last_error"] == {
+        "code": "server_error",
+        "message": "the model server answered with an error (HTTP 500)",
+    }
+    assert run["failed_at"] is not None
+    assert schema_errors("RunObject", run) == []
+    assert len(model.requests) == 2
+    execution = runs_stack.wait(run["id"])
+    assert execution["status"] == "FAILED"
+    assert runs_stack.states_entered(run["id"])[-2:] == ["MarkFailed", "Failed"]
+    # No answer is added to the thread
+    assert [m["role"] for m in messages(runs_stack, run["thread_id"])] == ["user"]
+
+
+def test_a_model_that_keeps_rate_limiting_fails_with_rate_limit_exceeded(
+    runs_stack: RunsStack, app_env: Any
+) -> None:
+    # Given a model that rate-limits every call: two per step, the step tried three times
+    model, _ = app_env
+    model.script(*[fake_model.rate_limited(retry_after=0)] * 6)
+
+    run, _ = runs_stack.poll(runs_stack.create(TUTORIAL))
+
+    assert run["status"] == "failed"
+    assert run["last_error"]["code"] == "rate_limit_exceeded"
+    assert len(model.requests) == 6
+    # (the workflow's Retry re-ran the model step twice: retries enter no state anew)
+    assert [i["step"] for i in runs_stack.invocations] == ["model", "model", "model", "fail"]
+
+
+def test_the_round_cap_ends_the_run_incomplete(
+    runs_stack: RunsStack, app_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given one tool round allowed, and a model that asks for a second
+    from mojang_chat import runtime
+
+    monkeypatch.setenv("MAX_TOOL_ROUNDS", "1")
+    runtime.reset()
+    model, _ = app_env
+    lookup = ("get_uuid_from_username", {"username": "merrydith"})
+    model.script(fake_model.tool_calls(lookup), fake_model.tool_calls(lookup))
+
+    run, _ = runs_stack.poll(runs_stack.create(TUTORIAL))
+
+    # Then the run is incomplete; the schema has no "round cap" reason: the closest is kept,
+    # and the precise one is in the metadata
+    assert run["status"] == "incomplete"
+    assert run["incomplete_details"] == {"reason": "max_prompt_tokens"}
+    assert run["metadata"] == {"incomplete_reason": "max_tool_rounds"}
+    assert run["last_error"] is None
+    assert schema_errors("RunObject", run) == []
+    answer = messages(runs_stack, run["thread_id"])[-1]
+    assert answer["status"] == "incomplete"
+    assert "more than 1 rounds" in answer["content"][0]["text"]["value"]
+    assert runs_stack.states_entered(run["id"])[-1] == "Incomplete"
+
+
+def test_a_run_past_its_expiry_ends_expired(
+    runs_stack: RunsStack, app_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given runs that expire after 2 s, and a model that takes 4 s
+    from mojang_chat import runtime
+
+    monkeypatch.setenv("RUN_EXPIRES_SECONDS", "2")
+    runtime.reset()
+    model, _ = app_env
+    model.script(fake_model.hang(4, fake_model.answer("too late")))
+
+    run, _ = runs_stack.poll(runs_stack.create(TUTORIAL))
+
+    assert run["status"] == "expired"
+    assert run["expires_at"] is not None
+    assert run["expires_at"] <= time.time() + 1
+    assert schema_errors("RunObject", run) == []
+    assert runs_stack.states_entered(run["id"])[-1] == "Expired"
+    assert [m["role"] for m in messages(runs_stack, run["thread_id"])] == ["user"]
+
+
+def test_a_run_cancelled_during_a_model_call_ends_cancelled(
+    runs_stack: RunsStack, app_env: Any
+) -> None:
+    # Given a run whose model call takes 1.5 s
+    model, _ = app_env
+    model.script(fake_model.hang(1.5, fake_model.answer("an answer nobody wants")))
+    run = runs_stack.create(TUTORIAL)
+    while run["status"] != "in_progress":
+        time.sleep(0.02)
+        run = runs_stack.retrieve(run["thread_id"], run["id"])
+    path = f"/v1/threads/{run['thread_id']}/runs/{run['id']}/cancel"
+
+    # When the client cancels it during that call
+    status, cancelling = runs_stack.call("POST", path)
+
+    # Then the answer is `cancelling`, then `cancelled` once the execution stopped (AWS stops it
+    # at once; moto only once the running task returns, so the polls see `cancelling` a while)
+    assert status == 200, cancelling
+    assert cancelling["status"] == "cancelling"
+    assert schema_errors("RunObject", cancelling) == []
+    run, seen = runs_stack.poll(cancelling)
+    assert seen == ["cancelling", "cancelled"]
+    assert run["cancelled_at"] is not None
+    assert run["usage"] is not None
+    assert runs_stack.wait(run["id"])["status"] == "ABORTED"
+    # And the model's late answer never landed
+    assert len(model.requests) == 1
+    assert runs_stack.retrieve(run["thread_id"], run["id"])["status"] == "cancelled"
+    assert [m["role"] for m in messages(runs_stack, run["thread_id"])] == ["user"]
+    # And cancelling again is no error
+    status, again = runs_stack.call("POST", path)
+    assert (status, again["status"]) == (200, "cancelled")
+
+
+def test_cancelling_a_finished_run_is_refused(runs_stack: RunsStack, app_env: Any) -> None:
+    run, _ = runs_stack.poll(runs_stack.create(TUTORIAL))
+
+    status, body = runs_stack.call(
+        "POST", f"/v1/threads/{run['thread_id']}/runs/{run['id']}/cancel"
+    )
+
+    assert status == 400
+    assert schema_errors("ErrorResponse", body) == []
+    assert body["error"]["type"] == "invalid_request_error"
+    assert body["error"]["message"] == "Cannot cancel run with status 'completed'."
+
+
+def test_many_clients_polling_one_run_all_see_it_complete(
+    runs_stack: RunsStack, app_env: Any
+) -> None:
+    model, mojang = app_env
+    model.latency = 0.1
+    mojang.inject(Fault.hanging(0.2), path_prefix="/users/")
+    try:
+        run = runs_stack.create(TUTORIAL)
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda _: runs_stack.poll(run), range(8)))
+    finally:
+        model.latency = 0.0
+    for final, seen in results:
+        assert final["status"] == "completed"
+        # Each client saw the statuses in lifecycle order (one polling late may skip some)
+        assert is_subsequence(seen, ORDER), seen
+    assert len(model.requests) == 2  # polling never re-runs anything
+
+
+def is_subsequence(items: list[str], sequence: list[str]) -> bool:
+    rest = iter(sequence)
+    return all(item in rest for item in items)
+
+
+def test_a_run_whose_execution_was_stopped_outside_is_reconciled(
+    runs_stack: RunsStack, app_env: Any
+) -> None:
+    # Given a run whose execution is stopped by someone else (the console, say) mid-call, so
+    # that no Catch ever ends the run (the failing model call ends with the execution)
+    model, _ = app_env
+    model.script(fake_model.hang(0.5, fake_model.server_error()), fake_model.server_error())
+    run = runs_stack.create(TUTORIAL)
+    while run["status"] != "in_progress":
+        time.sleep(0.02)
+        run = runs_stack.retrieve(run["thread_id"], run["id"])
+    runs_stack.sfn.stop_execution(executionArn=runs_stack.execution_arn(run["id"]))
+    # AWS says ABORTED; moto notices the stop only when the task returns, and as its error
+    # skips the Catch, says FAILED: either way, an execution that ended leaving the run open
+    ended = runs_stack.wait(run["id"])["status"]
+    assert ended in {"ABORTED", "FAILED"}
+    # While the run may still be within its time, reads leave it to the workflow
+    assert runs_stack.retrieve(run["thread_id"], run["id"])["status"] == "in_progress"
+    # When the record is older than any live workflow could leave it open
+    past = int(time.time()) - STEP_GRACE_SECONDS - 1
+    runs_stack.dynamodb.update_item(
+        TableName=runs_stack.table_name,
+        Key={"id": {"S": run["id"]}},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": {"N": str(past)}},
+    )
+    # Then the next read ends it from the execution's status
+    run = runs_stack.retrieve(run["thread_id"], run["id"])
+    assert run["status"] == RunStatus.FAILED
+    reason = {"ABORTED": "was stopped", "FAILED": "failed"}[ended]
+    assert run["last_error"] == {"code": "server_error", "message": f"the run's workflow {reason}"}
+    assert schema_errors("RunObject", run) == []
+    assert "MarkFailed" not in runs_stack.states_entered(run["id"])
