@@ -18,7 +18,7 @@ from mojang_chat.api import JsonApi
 from mojang_chat.chat import ChatOutcome, build_messages, converse
 from mojang_chat.deadline import Deadline, DeadlineExceeded
 from mojang_chat.lifecycle import RunStatus
-from mojang_chat.model import ModelFailed, ModelRateLimited, ModelUnavailable
+from mojang_chat.model import ModelFailed, ModelRateLimited, ModelUnavailable, Usage
 from mojang_chat.mojang_tools import ToolContext, mojang_tools
 from mojang_chat.observability import logger
 from mojang_chat.settings import ConfigurationError, ModelNotConfigured, get_settings
@@ -67,14 +67,6 @@ class ToolCallTrace(BaseModel):
     output: dict[str, Any]
 
 
-class TokenUsage(BaseModel):
-    """Tokens used by every model call of the request together."""
-
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
 class ChatResponse(BaseModel):
     """The answer, the statuses the request went through, and the tool calls it made."""
 
@@ -82,7 +74,7 @@ class ChatResponse(BaseModel):
     status: Literal["completed", "incomplete"]
     statuses: list[RunStatus]
     tool_calls: list[ToolCallTrace]
-    usage: TokenUsage
+    usage: Usage
     model: str
     request_id: str
 
@@ -99,11 +91,7 @@ class ChatResponse(BaseModel):
                 )
                 for r in outcome.tool_results
             ],
-            usage=TokenUsage(
-                prompt_tokens=outcome.usage.prompt_tokens,
-                completion_tokens=outcome.usage.completion_tokens,
-                total_tokens=outcome.usage.total_tokens,
-            ),
+            usage=outcome.usage,
             model=outcome.model,
             request_id=request_id,
         )

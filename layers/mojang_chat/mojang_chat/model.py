@@ -48,7 +48,8 @@ class ModelFailed(ModelError):
 
 @dataclass(frozen=True)
 class Usage:
-    """Token counts, summed over every model call of a conversation."""
+    """Token counts, summed over every model call of a conversation (a run's and /chat's
+    ``usage``: pydantic models take this dataclass as a field type)."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0

@@ -196,8 +196,8 @@ def model_step(
         None,
     )
     conversation.append(turn.as_message())
-    tokens = run.tokens.plus(turn.usage)
-    status, reason = turn_outcome(turn, rounds=run.rounds, usage=tokens.as_usage(), limits=limits)
+    tokens = run.tokens + turn.usage
+    status, reason = turn_outcome(turn, rounds=run.rounds, usage=tokens, limits=limits)
     now = int(clock())
     messages = list(thread.messages)
     if status is RunStatus.REQUIRES_ACTION:

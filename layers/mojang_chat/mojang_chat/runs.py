@@ -121,25 +121,6 @@ class IncompleteDetails(BaseModel):
     reason: Literal["max_completion_tokens", "max_prompt_tokens"]
 
 
-class RunUsage(BaseModel):
-    """Tokens used by the run's model calls together."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-
-    def plus(self, usage: Usage) -> RunUsage:
-        """These counts with one model call's added."""
-        return RunUsage(
-            prompt_tokens=self.prompt_tokens + usage.prompt_tokens,
-            completion_tokens=self.completion_tokens + usage.completion_tokens,
-            total_tokens=self.total_tokens + usage.total_tokens,
-        )
-
-    def as_usage(self) -> Usage:
-        return Usage(self.prompt_tokens, self.completion_tokens, self.total_tokens)
-
-
 class TruncationStrategy(BaseModel):
     type: Literal["auto", "last_messages"] = "auto"
     last_messages: int | None = None
@@ -169,7 +150,7 @@ class RunObject(BaseModel):
     tools: list[dict[str, Any]]
     metadata: dict[str, str] = Field(default_factory=dict)
     # Null until the run ends, as in the Assistants API.
-    usage: RunUsage | None = None
+    usage: Usage | None = None
     temperature: float | None = None
     top_p: float | None = None
     max_prompt_tokens: int | None = None
@@ -196,7 +177,7 @@ class RunRecord(RunObject):
     """A stored run: the Run object and the private fields of its lifecycle."""
 
     rounds: int = 0
-    tokens: RunUsage = Field(default_factory=RunUsage)
+    tokens: Usage = Field(default_factory=Usage)
     version: int = 0
     ttl: int
 
@@ -223,7 +204,7 @@ class RunRecord(RunObject):
             }
         )
 
-    def awaiting_tools(self, calls: Sequence[RunToolCall], tokens: RunUsage) -> RunRecord | None:
+    def awaiting_tools(self, calls: Sequence[RunToolCall], tokens: Usage) -> RunRecord | None:
         """The model asked for tool calls: one more tool round begins."""
         if self.status is not RunStatus.IN_PROGRESS:
             return None
@@ -248,7 +229,7 @@ class RunRecord(RunObject):
         status: RunStatus,
         now: int,
         *,
-        tokens: RunUsage | None = None,
+        tokens: Usage | None = None,
         last_error: LastError | None = None,
         incomplete_reason: str | None = None,
     ) -> RunRecord | None:
