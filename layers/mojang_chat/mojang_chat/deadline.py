@@ -33,6 +33,10 @@ class Deadline:
             seconds = min(seconds, context.get_remaining_time_in_millis() / 1000)
         return cls(seconds - margin)
 
+    def within(self, seconds: float) -> Deadline:
+        """This deadline, or the one ``seconds`` from now if that comes first."""
+        return Deadline(min(self.remaining(), seconds), self._clock)
+
     def remaining(self) -> float:
         """Seconds left, never negative."""
         return max(self._expires_at - self._clock(), 0.0)

@@ -96,10 +96,9 @@ def run_step(event: Mapping[str, Any], context: LambdaContextLike | None) -> dic
     step = _step_input.validate_python(event)
     settings = get_settings()
     store = runtime.run_store()
-    seconds = settings.request_deadline_seconds
-    if context is not None:
-        seconds = min(seconds, context.get_remaining_time_in_millis() / 1000)
-    seconds -= settings.deadline_margin_seconds
+    deadline = Deadline.for_request(
+        context, cap=settings.request_deadline_seconds, margin=settings.deadline_margin_seconds
+    )
     if isinstance(step, ModelStep):
         return model_step(
             step.run_id,
@@ -107,7 +106,7 @@ def run_step(event: Mapping[str, Any], context: LambdaContextLike | None) -> dic
             model=runtime.model(),
             tools=mojang_tools,
             limits=runtime.limits(),
-            seconds=seconds,
+            deadline=deadline,
         )
     if isinstance(step, ToolStep):
         return tool_step(
@@ -117,7 +116,7 @@ def run_step(event: Mapping[str, Any], context: LambdaContextLike | None) -> dic
             mojang=runtime.mojang(),
             tools=mojang_tools,
             max_chars=settings.tool_output_max_chars,
-            seconds=seconds,
+            deadline=deadline,
         )
     return fail_step(step.run_id, step.error, store=store)
 
@@ -156,7 +155,7 @@ def model_step(
     model: Model,
     tools: ToolRegistry,
     limits: Limits,
-    seconds: float,
+    deadline: Deadline,
     clock: Clock = time.time,
 ) -> dict[str, Any]:
     """One model call for the run: ``requires_action`` with the tool calls to run, or the
@@ -183,7 +182,7 @@ def model_step(
         return _outcome(_ended(run, store, int(clock())) or run)
 
     assert run.expires_at is not None  # an open run always has one
-    deadline = Deadline(min(seconds, run.expires_at - clock()))
+    deadline = deadline.within(run.expires_at - clock())
     try:
         turn = model.complete(conversation, tools.definitions, deadline)
     except DeadlineExceeded:
@@ -249,7 +248,7 @@ def tool_step(
     mojang: MojangClient,
     tools: ToolRegistry,
     max_chars: int,
-    seconds: float,
+    deadline: Deadline,
     clock: Clock = time.time,
 ) -> dict[str, Any]:
     """Run one tool call of the run and record its output for the next model step. A run that
@@ -258,7 +257,7 @@ def tool_step(
     if run.status is not RunStatus.REQUIRES_ACTION or call.id not in {c.id for c in run.tool_calls}:
         return {"tool_call_id": call.id, "ran": False}
     assert run.expires_at is not None
-    deadline = Deadline(min(seconds, run.expires_at - clock()))
+    deadline = deadline.within(run.expires_at - clock())
     result = tools.run(
         ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments),
         ToolContext(mojang=mojang, deadline=deadline),
