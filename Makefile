@@ -8,12 +8,13 @@ SAM_VENV ?= .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv demo demo-offline browser ask test lint typecheck unit lock sam-tools build validate clean
+.PHONY: help venv demo demo-offline browser ask test lint typecheck unit lock sam-tools build validate clean bench
 
 help:
 	@echo "make demo   run the app locally on http://127.0.0.1:3000 (no AWS account, no Docker)"
 	@echo "make demo-offline   the same on the embedded stand-ins, even with a model configured"
 	@echo "make test   lint, type-check and run every test"
+	@echo "make bench  benchmarks against the fakes: table on stdout, benchmarks/results/latest.json"
 	@echo "make build  sam build (the layer is built for arm64 without Docker)"
 	@echo "make lock   re-pin the layer's requirements"
 
@@ -86,3 +87,8 @@ build: sam-tools
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+# Latency, cold start, overhead and Mojang traffic against the fakes (benchmarks/run.py):
+# prints the table, writes benchmarks/results/latest.json. `make bench QUICK=1` is the smoke run.
+bench: venv
+	PYTHONPATH=. $(PY) -m benchmarks.run $(if $(QUICK),--quick)

@@ -1,73 +1,41 @@
-"""The runs stack in moto: the real workflow definition executing, the real handlers in-process.
+"""The runs stack in moto, as ``python -m mojang_chat serve`` runs it, plus what tests need.
 
-``runs_stack`` starts ``mock_aws`` with Step Functions really executing definitions, creates
-the runs table as template.yaml declares it, a Lambda function for RunStepsFunction, and the
-state machine from functions/run_workflow.asl.json with the template's substitutions. moto's
-Lambda would run handlers in Docker; ``_invoke_lambda`` is patched to call the project's own
-``functions/<name>/app.py`` handler in this process instead (boto3 calls inside still reach
-moto). The environment points the handlers at the table, the state machine and the fakes.
+``runs_stack`` is ``mojang_chat.local.aws.local_aws`` over template.yaml: the runs table, the
+functions and the state machine from functions/run_workflow.asl.json with the template's
+substitutions, its Lambda tasks calling the real handlers in-process. The tests add fast
+retries, a record of the workflow's invocations, waiting and polling helpers, and OpenAI's
+schema for the answers.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
-import io
 import json
-import re
 import threading
 import time
-import zipfile
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import boto3
 import pytest
 
-from tests.conftest import ROOT, LambdaContext
-from tests.sam import REGION, load_definition, load_template
+from mojang_chat.local.aws import local_aws
+from mojang_chat.local.server import LocalApi, Request, build_event, lambda_response
+from mojang_chat.local.template import Route
+from tests.conftest import application
 
-DEFINITION_FILE = ROOT / "functions" / "run_workflow.asl.json"
-STATE_MACHINE_NAME = "RunStateMachine"
-STEPS_FUNCTION_NAME = "RunStepsFunction"
-# template.yaml's logical ids of the functions the workflow invokes, and their code folders.
-WORKFLOW_FUNCTIONS = {STEPS_FUNCTION_NAME: "run_steps"}
-
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-
-
-def load_handler(name: str) -> Handler:
-    """A function's lambda_handler, loaded from its file as Lambda loads it."""
-    import importlib.util
-
-    path = ROOT / "functions" / name / "app.py"
-    spec = importlib.util.spec_from_file_location(f"functions_{name}_app", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    handler: Handler = module.lambda_handler
-    return handler
-
-
-def substitute(definition: dict[str, Any], substitutions: dict[str, str]) -> dict[str, Any]:
-    """The definition with ``${Name}`` replaced as DefinitionSubstitutions does; a name with
-    no value fails (CloudFormation would deploy the placeholder as is)."""
-    text = json.dumps(definition)
-    names = set(re.findall(r"\$\{(\w+)\}", text))
-    missing = names - set(substitutions)
-    assert not missing, f"no substitution for {sorted(missing)}"
-    for name, value in substitutions.items():
-        text = text.replace("${" + name + "}", value)
-    substituted: dict[str, Any] = json.loads(text)
-    return substituted
+RUNS_FUNCTION = "RunsFunction"
+TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete"}
+# Every handler invocation at once, the most the teardown waits for.
+MAX_IN_FLIGHT = 64
 
 
 def shorten_retries(node: Any) -> Any:
     """Every Retry waiting the shortest time moto allows (1 s, no back-off): moto really
-    sleeps. tests/test_runs_workflow.py proves the template deploys the file's own values."""
+    sleeps. tests/test_runs_definition.py proves the template deploys the file's own values."""
     if isinstance(node, list):
         return [shorten_retries(item) for item in node]
     if not isinstance(node, dict):
@@ -79,68 +47,35 @@ def shorten_retries(node: Any) -> Any:
     return out
 
 
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", "def lambda_handler(event, context):\n    return {}\n")
-    return buffer.getvalue()
-
-
-def api_event(
-    method: str, path: str, body: object = None, query: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """An API Gateway HTTP API (v2) event, as the runs function receives it."""
-    raw = "" if body is None else body if isinstance(body, str) else json.dumps(body)
-    query = query or {}
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "&".join(f"{k}={v}" for k, v in query.items()),
-        "queryStringParameters": query or None,
-        "headers": {"content-type": "application/json", "openai-beta": "assistants=v2"},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "api-id",
-            "domainName": "id.execute-api.us-east-1.amazonaws.com",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": "tests",
-            },
-            "requestId": f"req-{time.monotonic_ns()}",
-            "routeKey": "$default",
-            "stage": "$default",
-            "timeEpoch": int(time.time() * 1000),
-        },
-        "body": base64.b64encode(raw.encode()).decode(),
-        "isBase64Encoded": True,
-    }
-
-
 @dataclass
 class RunsStack:
     """The deployed runs stack, in moto."""
 
+    api: LocalApi
     sfn: Any
     dynamodb: Any
     state_machine_arn: str
     table_name: str
-    definition: dict[str, Any]
-    runs_handler: Handler = field(default_factory=lambda: load_handler("runs"))
     invocations: list[dict[str, Any]] = field(default_factory=list)
+
+    def send(self, event: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The runs function's answer to an API Gateway event: (status, parsed body)."""
+        request_id = event["requestContext"]["requestId"]
+        reply = lambda_response(self.api.invoke_function(RUNS_FUNCTION, event), request_id)
+        body: dict[str, Any] = reply.json()
+        return reply.status, body
 
     def call(
         self, method: str, path: str, body: object = None, query: dict[str, str] | None = None
     ) -> tuple[int, dict[str, Any]]:
-        """One request to the runs function: (status, parsed body)."""
-        response = self.runs_handler(api_event(method, path, body, query), LambdaContext(10))
-        text = response["body"]
-        if response.get("isBase64Encoded"):
-            text = base64.b64decode(text).decode()
-        return response["statusCode"], json.loads(text)
+        """One request to the runs function, whatever its path (no route chosen, so that the
+        function's own answer to an unknown URL shows): (status, parsed body)."""
+        raw = "" if body is None else body if isinstance(body, str) else json.dumps(body)
+        headers = [("Content-Type", "application/json"), ("OpenAI-Beta", "assistants=v2")]
+        target = f"{path}?{urlencode(query)}" if query else path
+        request = Request(method, target, headers, raw.encode())
+        route = Route(method, "$default", RUNS_FUNCTION)
+        return self.send(build_event(request, route, {}, str(uuid.uuid4())))
 
     def retrieve(self, thread_id: str, run_id: str) -> dict[str, Any]:
         status, body = self.call("GET", f"/v1/threads/{thread_id}/runs/{run_id}")
@@ -199,102 +134,42 @@ class RunsStack:
         ]
 
 
-TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete"}
-
-
-def runs_table_properties() -> dict[str, Any]:
-    properties: dict[str, Any] = load_template()["Resources"]["RunsTable"]["Properties"]
-    return properties
-
-
 @pytest.fixture
 def runs_stack(app_env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunsStack]:
     """The runs stack in moto, with both fakes behind it (see the module's docstring)."""
-    from moto import mock_aws
-    from moto.awslambda.models import LambdaFunction
-
     from mojang_chat import runtime
 
-    handlers = {name: load_handler(folder) for name, folder in WORKFLOW_FUNCTIONS.items()}
-    stack_invocations: list[dict[str, Any]] = []
-    in_flight = threading.Semaphore(64)
+    api = LocalApi(application())
+    invocations: list[dict[str, Any]] = []
+    in_flight = threading.Semaphore(MAX_IN_FLIGHT)
 
-    def invoke_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
-        payload = json.loads(event) if isinstance(event, (str, bytes)) else (event or {})
-        stack_invocations.append(payload)
-        handler = handlers[self.function_name]
+    def invoke(logical_id: str, payload: Mapping[str, Any]) -> Any:
+        invocations.append(dict(payload))
         with in_flight:
-            try:
-                result = handler(payload, LambdaContext(float(self.timeout)))
-            except Exception as error:  # what the Lambda runtime reports for an unhandled error
-                body = {"errorType": type(error).__name__, "errorMessage": str(error)}
-                return json.dumps(body), True, ""
-        return json.dumps(result), False, ""
+            return api.invoke_function(logical_id, payload)
 
-    monkeypatch.setattr(LambdaFunction, "_invoke_lambda", invoke_in_process)
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        table = runs_table_properties()
-        table_name = "mojang-chat-RunsTable"
-        dynamodb.create_table(
-            TableName=table_name,
-            KeySchema=table["KeySchema"],
-            AttributeDefinitions=table["AttributeDefinitions"],
-            BillingMode=table["BillingMode"],
-        )
-        dynamodb.update_time_to_live(
-            TableName=table_name, TimeToLiveSpecification=table["TimeToLiveSpecification"]
-        )
-        iam = boto3.client("iam", region_name=REGION)
-        role = iam.create_role(
-            RoleName="runs-role",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-        )["Role"]["Arn"]
-        awslambda = boto3.client("lambda", region_name=REGION)
-        functions = load_template()["Resources"]
-        arns = {}
-        for name in WORKFLOW_FUNCTIONS:
-            arns[f"{name}Arn"] = awslambda.create_function(
-                FunctionName=name,
-                Runtime="python3.12",
-                Role=role,
-                Handler=functions[name]["Properties"]["Handler"],
-                Code={"ZipFile": _zip()},
-                Timeout=functions[name]["Properties"]["Timeout"],
-            )["FunctionArn"]
-        definition = shorten_retries(
-            substitute(load_definition(DEFINITION_FILE), {**arns, "Partition": "aws"})
-        )
-        sfn = boto3.client("stepfunctions", region_name=REGION)
-        machine_arn = sfn.create_state_machine(
-            name=STATE_MACHINE_NAME, definition=json.dumps(definition), roleArn=role
-        )["stateMachineArn"]
-        monkeypatch.setenv("RUNS_TABLE_NAME", table_name)
-        monkeypatch.setenv("RUN_STATE_MACHINE_ARN", machine_arn)
-        monkeypatch.setenv("MODEL_MAX_RETRIES", "1")
+    monkeypatch.setenv("MODEL_MAX_RETRIES", "1")
+    with local_aws(api.app, invoke, definition_filter=shorten_retries) as environment:
         runtime.reset()
         stack = RunsStack(
-            sfn=sfn,
-            dynamodb=dynamodb,
-            state_machine_arn=machine_arn,
-            table_name=table_name,
-            definition=definition,
-            invocations=stack_invocations,
+            api=api,
+            sfn=boto3.client("stepfunctions"),
+            dynamodb=boto3.client("dynamodb"),
+            state_machine_arn=environment["RUN_STATE_MACHINE_ARN"],
+            table_name=environment["RUNS_TABLE_NAME"],
+            invocations=invocations,
         )
         try:
             yield stack
         finally:
             # No execution may outlive moto: its next AWS call would leave the mock.
-            for execution in sfn.list_executions(stateMachineArn=machine_arn)["executions"]:
+            executions = stack.sfn.list_executions(stateMachineArn=stack.state_machine_arn)
+            for execution in executions["executions"]:
                 stack.wait(execution["name"], timeout=60)
             # Nor a handler still running for a stopped execution.
-            for _ in range(64):
+            for _ in range(MAX_IN_FLIGHT):
                 assert in_flight.acquire(timeout=30), "a workflow task is still running"
             runtime.reset()
-
-
-def definition_file() -> Path:
-    return DEFINITION_FILE
 
 
 # --- OpenAI's schema for the runs API's responses ---------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +13,18 @@ from typing import Any
 
 import pytest
 
+from mojang_chat.local.template import Application, Handler
+
 ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
 EVENTS = ROOT / "events"
 SHARED_REFERENCE = ROOT.parent / "shared" / "reference"
+
+# The tutorial's question, and the statuses its run goes through (one tool round).
+TUTORIAL = "what is the id of the player username merrydith"
+TUTORIAL_STATUSES = ["queued", "in_progress", "requires_action", "in_progress", "completed"]
+# The API key app_env gives the functions (never to be seen in an answer or a log).
+SECRET_KEY = "sk-test-0123456789abcdef"
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -53,7 +64,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _aws_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+def _environment() -> Iterator[None]:
+    """Each test ends with the environment it began with. ``local_aws`` sets the template's
+    variables for its duration, and a test's monkeypatch would restore one that the test
+    changed to the template's value, after the stack is gone."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def _aws_offline(_environment: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials and a region, so boto3 never looks further (moto answers instead)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -63,6 +85,26 @@ def _aws_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "MojangChatTests")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
+@functools.cache
+def application() -> Application:
+    """template.yaml's functions and routes, read once."""
+    return Application.from_file(TEMPLATE)
+
+
+def function_handler(logical_id: str) -> Handler:
+    """A function's handler, found from the template's CodeUri and Handler as Lambda finds it."""
+    return application().functions[logical_id].handler()
+
+
+def use_settings(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:
+    """Set the functions' environment variables, and make settings and clients anew from them."""
+    from mojang_chat import runtime
+
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    runtime.reset()
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -88,11 +130,6 @@ class LambdaContext:
         import time
 
         return max(int((self._ends_at - time.monotonic()) * 1000), 0)
-
-
-@pytest.fixture
-def lambda_context() -> LambdaContext:
-    return LambdaContext()
 
 
 @pytest.fixture(scope="session")
@@ -124,7 +161,7 @@ def app_env(
     mojang_server.clear_faults()
     mojang_server.clear_log()
     monkeypatch.setenv("OPENAI_BASE_URL", model_server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef")
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
     monkeypatch.setenv("OPENAI_MODEL", "gpt-4o-mini")
     for name in ("MOJANG_API_URL", "MOJANG_SESSION_URL", "MINECRAFT_SERVICES_URL"):
         monkeypatch.setenv(name, mojang_server.url)

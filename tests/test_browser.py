@@ -15,17 +15,13 @@ from typing import Any
 import pytest
 
 from mojang_chat.local.server import LocalServer, running
-from mojang_chat.local.template import Application
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TEMPLATE, TUTORIAL, TUTORIAL_STATUSES
 from tests.fakes import model_server as fake_model
 from tests.fakes.mojang_server import MERRYDITH_UUID, Fault
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
-TEMPLATE = ROOT / "template.yaml"
 ARTIFACTS = ROOT / "test-artifacts"
-TUTORIAL = "what is the id of the player username merrydith"
-CHAT_TRAIL = ["queued", "in_progress", "requires_action", "in_progress", "completed"]
 # The flags this machine's documentation gives for Chromium in a sandbox with a closed
 # network: without the background-networking ones, Chromium keeps dialling Google's hosts.
 CHROMIUM_ARGS = [
@@ -143,7 +139,7 @@ def test_tutorial_question_in_chat_mode(server: LocalServer, open_page: Any) -> 
     page.ask(TUTORIAL)
     # Then the answer names merrydith's UUID, after the whole status trail
     assert MERRYDITH_UUID in page.wait_for_answer(MERRYDITH_UUID)
-    assert page.trail() == CHAT_TRAIL
+    assert page.trail() == TUTORIAL_STATUSES
     trail_text = page.page.locator(".mcw-trail").inner_text()
     assert "calling the Mojang API: get_uuid_from_username(merrydith)" in trail_text
     # And the tool call opens to show what the Mojang API answered
@@ -175,13 +171,9 @@ def test_runs_mode_falls_back_to_chat_without_a_runs_api(
     )
     page.ask(TUTORIAL)
     assert MERRYDITH_UUID in page.wait_for_answer(MERRYDITH_UUID)
-    assert page.trail() == CHAT_TRAIL
+    assert page.trail() == TUTORIAL_STATUSES
 
 
-@pytest.mark.skipif(
-    Application.from_file(TEMPLATE).find("POST", "/v1/threads/runs") is None,
-    reason="template.yaml has no runs API yet (issue 3)",
-)
 def test_tutorial_question_in_runs_mode(
     server: LocalServer, open_page: Any, mojang_server: Any
 ) -> None:
@@ -195,7 +187,7 @@ def test_tutorial_question_in_runs_mode(
     assert trail[0] == "queued"
     assert "requires_action" in trail
     assert trail[-1] == "completed"
-    assert set(trail) <= set(CHAT_TRAIL)
+    assert set(trail) <= set(TUTORIAL_STATUSES)
     trail_text = page.page.locator(".mcw-trail").inner_text()
     assert "calling the Mojang API: get_uuid_from_username(merrydith)" in trail_text
     assert page.page.locator(".mcw-tools summary").inner_text() == "1 Mojang API call"

@@ -4,34 +4,25 @@ openai SDK over HTTP to the fake model server, and the Mojang adapter over HTTP 
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, LambdaContext, load_event
+from tests.conftest import (
+    SECRET_KEY,
+    TUTORIAL,
+    TUTORIAL_STATUSES,
+    LambdaContext,
+    function_handler,
+    load_event,
+    use_settings,
+)
 from tests.fakes import model_server as fake_model
 from tests.fakes.mojang_server import MERRYDITH_UUID, Fault
 
-SECRET_KEY = "sk-test-0123456789abcdef"
-
-
-def load_handler(name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """A function's lambda_handler, loaded from its file as Lambda loads it."""
-    path = ROOT / "functions" / name / "app.py"
-    spec = importlib.util.spec_from_file_location(f"functions_{name}_app", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    handler: Callable[[dict[str, Any], Any], dict[str, Any]] = module.lambda_handler
-    return handler
-
-
-chat_handler = load_handler("chat")
+chat_handler = function_handler("ChatFunction")
 
 
 def invoke(event: dict[str, Any], context: Any = None) -> tuple[int, dict[str, Any], Any]:
@@ -67,13 +58,7 @@ def test_the_tutorial_question_is_answered_with_the_tool_trace(app_env: Any) -> 
     assert status == 200, body
     assert MERRYDITH_UUID in body["answer"]
     assert body["status"] == "completed"
-    assert body["statuses"] == [
-        "queued",
-        "in_progress",
-        "requires_action",
-        "in_progress",
-        "completed",
-    ]
+    assert body["statuses"] == TUTORIAL_STATUSES
     [call] = body["tool_calls"]
     assert call["name"] == "get_uuid_from_username"
     assert call["arguments"] == {"username": "merrydith"}
@@ -100,7 +85,7 @@ def test_a_follow_up_sends_the_history_before_the_question(app_env: Any) -> None
     assert status == 200, body
     sent = model.requests[0].body["messages"]
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
-    assert sent[1]["content"] == "what is the id of the player username merrydith"
+    assert sent[1]["content"] == TUTORIAL
     assert sent[-1]["content"] == "and does that player use the slim skin model?"
     assert body["statuses"] == ["queued", "in_progress", "completed"]
 
@@ -314,10 +299,7 @@ def test_no_model_configured_says_what_to_set(
 
 
 def test_an_invalid_setting_is_named(app_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mojang_chat import runtime
-
-    monkeypatch.setenv("MAX_TOOL_ROUNDS", "lots")
-    runtime.reset()
+    use_settings(monkeypatch, MAX_TOOL_ROUNDS="lots")
     status, _, body = invoke(load_event("chat-tutorial.json"))
     assert status == 500
     assert_error(body, "configuration_error")

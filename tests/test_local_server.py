@@ -28,16 +28,10 @@ from mojang_chat.local.server import (
     running,
 )
 from mojang_chat.local.template import Application, Route
-from tests.conftest import ROOT, load_event
+from tests.conftest import TEMPLATE, TUTORIAL, TUTORIAL_STATUSES, application, load_event
 from tests.fakes.mojang_server import MERRYDITH_UUID
 
-TEMPLATE = ROOT / "template.yaml"
-TUTORIAL = "what is the id of the player username merrydith"
 ALLOWED = "http://localhost:3000"
-
-
-def has_runs_api() -> bool:
-    return Application.from_file(TEMPLATE).find("POST", "/v1/threads/runs") is not None
 
 
 @pytest.fixture
@@ -208,13 +202,7 @@ def test_chat_answers_through_the_local_server(server: LocalServer) -> None:
     assert response.status_code == 200, response.text
     body = response.json()
     assert MERRYDITH_UUID in body["answer"]
-    assert body["statuses"] == [
-        "queued",
-        "in_progress",
-        "requires_action",
-        "in_progress",
-        "completed",
-    ]
+    assert body["statuses"] == TUTORIAL_STATUSES
     assert body["request_id"] == response.headers["apigw-requestid"]
 
 
@@ -232,7 +220,7 @@ def test_a_taken_port_is_a_clear_error(app_env: Any, capsys: pytest.CaptureFixtu
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1 is already in use"):
-            LocalServer(LocalApi(Application.from_file(TEMPLATE)), "127.0.0.1", port)
+            LocalServer(LocalApi(application()), "127.0.0.1", port)
         assert cli.main(["serve", "--port", str(port)]) == 1
     err = capsys.readouterr().err
     assert "already in use" in err
@@ -357,7 +345,6 @@ def test_dotenv_is_read_without_overriding_the_environment(
 # --- the runs API through the official SDK --------------------------------------------------
 
 
-@pytest.mark.skipif(not has_runs_api(), reason="template.yaml has no runs API yet (issue 3)")
 def test_openai_sdk_beta_threads_against_the_local_server(server: LocalServer) -> None:
     import openai
 
@@ -384,7 +371,6 @@ def test_openai_sdk_beta_threads_against_the_local_server(server: LocalServer) -
     assert MERRYDITH_UUID in text.text.value
 
 
-@pytest.mark.skipif(not has_runs_api(), reason="template.yaml has no runs API yet (issue 3)")
 def test_ask_through_the_workflow(app_env: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["ask", "--runs", TUTORIAL]) == 0
     out = capsys.readouterr().out

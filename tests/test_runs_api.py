@@ -9,15 +9,14 @@ from typing import Any
 
 import pytest
 
+from mojang_chat.local.server import serving
 from mojang_chat.run_steps import run_step
-from tests.aws import RunsStack, load_handler, runs_stack, schema_errors
-from tests.conftest import LambdaContext, load_event
+from tests.aws import RunsStack, runs_stack, schema_errors
+from tests.conftest import TUTORIAL, LambdaContext, function_handler, load_event
 from tests.fakes.mojang_server import MERRYDITH_UUID
-from tests.gateway import Gateway, json_body
 
 __all__ = ["runs_stack"]  # the fixture, imported for pytest
 
-TUTORIAL = "what is the id of the player username merrydith"
 CREATE = "/v1/threads/runs"
 
 
@@ -26,10 +25,10 @@ def test_the_official_sdk_answers_the_tutorial_question_through_the_workflow(
 ) -> None:
     import openai
 
-    # Given the official SDK pointed at the runs function behind an HTTP API
-    with Gateway(runs_stack.runs_handler) as gateway, warnings.catch_warnings():
+    # Given the official SDK pointed at the runs function behind the local HTTP API
+    with serving(runs_stack.api) as server, warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # beta.threads is deprecated
-        client = openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-unused", max_retries=0)
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-unused", max_retries=0)
         # When it creates a thread and run, and polls the run every 50 ms
         run = client.beta.threads.create_and_run(
             assistant_id="asst_default",
@@ -68,9 +67,9 @@ def test_the_sdk_can_cancel_a_run(runs_stack: RunsStack, app_env: Any) -> None:
 
     model, _ = app_env
     model.script(fake_model.hang(1.0, fake_model.answer("late")))
-    with Gateway(runs_stack.runs_handler) as gateway, warnings.catch_warnings():
+    with serving(runs_stack.api) as server, warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        client = openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-unused", max_retries=0)
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-unused", max_retries=0)
         run = client.beta.threads.create_and_run(
             assistant_id="asst_default",
             thread={"messages": [{"role": "user", "content": TUTORIAL}]},
@@ -231,9 +230,8 @@ def test_history_in_the_thread_reaches_the_model(runs_stack: RunsStack, app_env:
 
 
 def test_the_create_event_starts_a_run(runs_stack: RunsStack, app_env: Any) -> None:
-    response = runs_stack.runs_handler(load_event("runs-create.json"), LambdaContext(10))
-    run = json_body(response)
-    assert response["statusCode"] == 200, run
+    status, run = runs_stack.send(load_event("runs-create.json"))
+    assert status == 200, run
     assert schema_errors("RunObject", run) == []
     assert run["status"] == "queued"
     runs_stack.poll(run)
@@ -242,8 +240,7 @@ def test_the_create_event_starts_a_run(runs_stack: RunsStack, app_env: Any) -> N
 @pytest.mark.parametrize("name", ["runs-retrieve.json", "runs-cancel.json", "runs-messages.json"])
 def test_the_id_events_reach_their_routes(runs_stack: RunsStack, app_env: Any, name: str) -> None:
     # Their ids are placeholders: each route answers that it does not know them
-    response = runs_stack.runs_handler(load_event(name), LambdaContext(10))
-    error = assert_openai_error(response["statusCode"], json_body(response), 404)
+    error = assert_openai_error(*runs_stack.send(load_event(name)), 404)
     assert error["message"].startswith("No ")
 
 
@@ -254,7 +251,7 @@ def test_the_step_events_drive_a_run_by_hand(runs_stack: RunsStack, app_env: Any
     store = runtime.run_store()
     run = runs_stack.create(TUTORIAL)
     runs_stack.wait(run["id"])
-    steps = load_handler("run_steps")
+    steps = function_handler("RunStepsFunction")
     for name in ("run-step-model.json", "run-step-tool.json", "run-step-fail.json"):
         event = {**load_event(name), "run_id": run["id"]}
         # Then each event is a valid input, and on a finished run changes nothing

@@ -4,14 +4,16 @@ execute; linted by cfn-lint's state machine rule, JSONPath only, a Retry on ever
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from mojang_chat.lifecycle import RunStatus
 from mojang_chat.runs import WORKFLOW_TIMEOUT_SECONDS
-from tests.aws import DEFINITION_FILE, substitute
+from tests.conftest import ROOT
 from tests.sam import lint_template, load_definition, load_template, translate_template
 
+DEFINITION_FILE = ROOT / "functions" / "run_workflow.asl.json"
 SUBSTITUTIONS = {
     "RunStepsFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:RunStepsFunction",
     "Partition": "aws",
@@ -22,6 +24,19 @@ TRANSIENT_LAMBDA_ERRORS = {
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 }
+
+
+def substitute(definition: dict[str, Any], substitutions: dict[str, str]) -> dict[str, Any]:
+    """The definition with ``${Name}`` replaced as DefinitionSubstitutions does; a name with
+    no value fails (CloudFormation would deploy the placeholder as is)."""
+    text = json.dumps(definition)
+    names = set(re.findall(r"\$\{(\w+)\}", text))
+    missing = names - set(substitutions)
+    assert not missing, f"no substitution for {sorted(missing)}"
+    for name, value in substitutions.items():
+        text = text.replace("${" + name + "}", value)
+    substituted: dict[str, Any] = json.loads(text)
+    return substituted
 
 
 def states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -13,13 +13,12 @@ import pytest
 from mojang_chat.lifecycle import RunStatus
 from mojang_chat.runs import STEP_GRACE_SECONDS
 from tests.aws import RunsStack, runs_stack, schema_errors
+from tests.conftest import TUTORIAL, TUTORIAL_STATUSES, use_settings
 from tests.fakes import model_server as fake_model
 from tests.fakes.mojang_server import MERRYDITH_UUID, Fault
 
 __all__ = ["runs_stack"]  # the fixture, imported for pytest
 
-TUTORIAL = "what is the id of the player username merrydith"
-ORDER = ["queued", "in_progress", "requires_action", "in_progress", "completed"]
 ONE_TOOL_STATES = [
     "Queued",
     "InProgress",
@@ -57,7 +56,9 @@ def test_a_one_tool_run_shows_every_status_in_order(runs_stack: RunsStack, app_e
         model.latency = 0.0
     # Then it saw each status of the lifecycle, requires_action between the two in_progress
     statuses = [r["status"] for r in seen_runs]
-    assert [s for i, s in enumerate(statuses) if i == 0 or s != statuses[i - 1]] == ORDER
+    assert [s for i, s in enumerate(statuses) if i == 0 or s != statuses[i - 1]] == (
+        TUTORIAL_STATUSES
+    )
     for polled in seen_runs:
         assert schema_errors("RunObject", polled) == []
     waiting = next(r for r in seen_runs if r["status"] == "requires_action")
@@ -146,10 +147,7 @@ def test_the_round_cap_ends_the_run_incomplete(
     runs_stack: RunsStack, app_env: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given one tool round allowed, and a model that asks for a second
-    from mojang_chat import runtime
-
-    monkeypatch.setenv("MAX_TOOL_ROUNDS", "1")
-    runtime.reset()
+    use_settings(monkeypatch, MAX_TOOL_ROUNDS="1")
     model, _ = app_env
     lookup = ("get_uuid_from_username", {"username": "merrydith"})
     model.script(fake_model.tool_calls(lookup), fake_model.tool_calls(lookup))
@@ -173,10 +171,7 @@ def test_a_run_past_its_expiry_ends_expired(
     runs_stack: RunsStack, app_env: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given runs that expire after 2 s, and a model that takes 4 s
-    from mojang_chat import runtime
-
-    monkeypatch.setenv("RUN_EXPIRES_SECONDS", "2")
-    runtime.reset()
+    use_settings(monkeypatch, RUN_EXPIRES_SECONDS="2")
     model, _ = app_env
     model.script(fake_model.hang(4, fake_model.answer("too late")))
 
@@ -252,7 +247,7 @@ def test_many_clients_polling_one_run_all_see_it_complete(
     for final, seen in results:
         assert final["status"] == "completed"
         # Each client saw the statuses in lifecycle order (one polling late may skip some)
-        assert is_subsequence(seen, ORDER), seen
+        assert is_subsequence(seen, TUTORIAL_STATUSES), seen
     assert len(model.requests) == 2  # polling never re-runs anything
 
 

@@ -17,11 +17,10 @@ from typing import Any
 import pytest
 
 from mojang_chat.settings import Settings
+from tests.conftest import ROOT, TEMPLATE
 from tests.sam import (
     ACCOUNT_ID,
     REGION,
-    ROOT,
-    TEMPLATE,
     TemplateError,
     deployed_template,
     lint_template,

@@ -443,10 +443,17 @@ class _Handler(BaseHTTPRequestHandler):
                 found.append({"id": player.id, "name": player.name})
         self._json(200, self.server_fake._shuffled(found))
 
-    def _by_uuid(self, path: str, raw: str) -> None:
+    def _uuid(self, path: str, raw: str) -> str | None:
+        """The UUID in the path; None once a malformed one is answered with Mojang's 400."""
         uuid = unquote(raw)
         if _UUID_RE.fullmatch(uuid) is None:
             self._json(400, {"path": path, "errorMessage": f"Not a valid UUID: {uuid}"})
+            return None
+        return uuid
+
+    def _by_uuid(self, path: str, raw: str) -> None:
+        uuid = self._uuid(path, raw)
+        if uuid is None:
             return
         player = self.server_fake._player_by_uuid(uuid)
         if player is None:
@@ -455,9 +462,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, {"id": player.id, "name": player.name})
 
     def _profile(self, path: str, raw: str, query: str) -> None:
-        uuid = unquote(raw)
-        if _UUID_RE.fullmatch(uuid) is None:
-            self._json(400, {"path": path, "errorMessage": f"Not a valid UUID: {uuid}"})
+        uuid = self._uuid(path, raw)
+        if uuid is None:
             return
         player = self.server_fake._player_by_uuid(uuid)
         if player is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
@@ -144,6 +144,68 @@ class TTLCache:
                     self._store(key, flight.value)
                 self._flights.pop(key, None)
             flight.done.set()
+
+    def get_or_load_many(
+        self,
+        keys: Sequence[str],
+        loader: Callable[[list[str]], Mapping[str, object]],
+        *,
+        wait: float | None = None,
+    ) -> dict[str, object]:
+        """``get_or_load`` for many keys with one loader call: ``loader(missing)`` gets the keys
+        that are neither cached nor being loaded by another caller, and returns a value or an
+        exception for each. Keys another caller is loading are waited for (at most ``wait``
+        seconds in all) rather than loaded again, so that two bulk lookups sharing names send
+        each shared name once. Returns each distinct key's value or exception (exceptions,
+        and keys the loader left out, are never stored)."""
+        results: dict[str, object] = {}
+        owned: dict[str, _Flight] = {}
+        waiting: dict[str, _Flight] = {}
+        with self._lock:
+            for key in dict.fromkeys(keys):
+                entry = self._fresh(key)
+                if entry is not None:
+                    self._record_hit()
+                    results[key] = entry.value
+                elif (flight := self._flights.get(key)) is not None:
+                    self.coalesced += 1
+                    count(f"{self.name}Coalesced")
+                    waiting[key] = flight
+                else:
+                    self._record_miss()
+                    owned[key] = self._flights[key] = _Flight()
+
+        if owned:
+            loaded: Mapping[str, object] = {}
+            failure: BaseException | None = None
+            try:
+                loaded = loader(list(owned))
+            except BaseException as error:
+                failure = error
+                raise
+            finally:
+                with self._lock:
+                    for key, flight in owned.items():
+                        if failure is not None or key not in loaded:
+                            flight.error = failure or LookupError(f"no answer for {key!r}")
+                        elif isinstance(loaded[key], BaseException):
+                            flight.error = cast(BaseException, loaded[key])
+                        else:
+                            flight.value = loaded[key]
+                            self._store(key, flight.value)
+                        self._flights.pop(key, None)
+                        results[key] = flight.error or flight.value
+                for flight in owned.values():
+                    flight.done.set()
+
+        deadline = None if wait is None else time.monotonic() + wait
+        for key, flight in waiting.items():
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            if not flight.done.wait(left):
+                results[key] = TimeoutError("gave up waiting for a concurrent lookup")
+            else:
+                results[key] = flight.error or flight.value
+        return results
 
     def _fresh(self, key: str) -> _Entry | None:
         entry = self._entries.get(key)

@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
@@ -487,38 +487,33 @@ class MojangClient:
 
         answers: dict[str, PlayerId | None] = {}
         failures: dict[str, str] = {}
-        to_send: list[str] = []
-        for key in order:
-            if key in invalid:
-                continue
-            if self.cache is not None:
-                hit, value = self.cache.get(_name_key(key))
-                if hit and (value is None or isinstance(value, PlayerId)):
-                    answers[key] = value
-                    continue
-            to_send.append(key)
-
-        chunks = [
-            [spelling[key] for key in to_send[start : start + BULK_CHUNK_SIZE]]
-            for start in range(0, len(to_send), BULK_CHUNK_SIZE)
-        ]
-        if len(chunks) == 1:
-            outcomes = [self._bulk_chunk(chunks[0], deadline)]
-        elif chunks:
-            with ThreadPoolExecutor(
-                max_workers=min(MAX_BULK_WORKERS, len(chunks)), thread_name_prefix="mojang-bulk"
-            ) as pool:
-                outcomes = list(pool.map(lambda chunk: self._bulk_chunk(chunk, deadline), chunks))
+        to_send = [key for key in order if key not in invalid]
+        outcome: Mapping[str, object]
+        if self.cache is None:
+            outcome = self._bulk(to_send, spelling, deadline)
         else:
-            outcomes = []
-        for outcome in outcomes:
-            for key, result in outcome.items():
-                if isinstance(result, PlayerId) or result is None:
-                    answers[key] = result
-                elif isinstance(result, InvalidInputError):
-                    invalid[key] = str(result)
-                else:
-                    failures[key] = str(result)
+            # Single-flight per name: a name that a concurrent lookup (bulk or single) is
+            # already fetching is waited for, not sent again.
+            loaded = self.cache.get_or_load_many(
+                [_name_key(key) for key in to_send],
+                lambda keys: {
+                    _name_key(key): result
+                    for key, result in self._bulk(
+                        [key.removeprefix("name:") for key in keys], spelling, deadline
+                    ).items()
+                },
+                wait=deadline.remaining() if deadline is not None else None,
+            )
+            outcome = {key.removeprefix("name:"): result for key, result in loaded.items()}
+        for key, result in outcome.items():
+            if isinstance(result, PlayerId) or result is None:
+                answers[key] = result
+            elif isinstance(result, InvalidInputError):
+                invalid[key] = str(result)
+            elif isinstance(result, MojangError):
+                failures[key] = str(result)
+            else:  # gave up waiting for a concurrent lookup of the name
+                failures[key] = str(UpstreamError("timed out"))
 
         return BulkLookup(
             found=[answer for key in order if (answer := answers.get(key)) is not None],
@@ -607,6 +602,25 @@ class MojangClient:
             )
         return answer
 
+    def _bulk(
+        self, keys: list[str], spelling: Mapping[str, str], deadline: Deadline | None
+    ) -> dict[str, PlayerId | MojangError | None]:
+        """Each lower-cased name -> its answer or error: 10 names per request, the requests
+        sent concurrently (at most ``MAX_BULK_WORKERS`` at a time)."""
+        chunks = [
+            [spelling[key] for key in keys[start : start + BULK_CHUNK_SIZE]]
+            for start in range(0, len(keys), BULK_CHUNK_SIZE)
+        ]
+        if len(chunks) <= 1:
+            return self._bulk_chunk(chunks[0], deadline) if chunks else {}
+        results: dict[str, PlayerId | MojangError | None] = {}
+        with ThreadPoolExecutor(
+            max_workers=min(MAX_BULK_WORKERS, len(chunks)), thread_name_prefix="mojang-bulk"
+        ) as pool:
+            for outcome in pool.map(lambda chunk: self._bulk_chunk(chunk, deadline), chunks):
+                results.update(outcome)
+        return results
+
     def _bulk_chunk(
         self, names: list[str], deadline: Deadline | None
     ) -> dict[str, PlayerId | MojangError | None]:
@@ -623,22 +637,14 @@ class MojangClient:
             return {name.lower(): self._single_for_bulk(name, deadline) for name in names}
         # The answer is in no particular order and in canonical case; absent names do not exist.
         by_name = {player.name.lower(): player for player in answer}
-        results: dict[str, PlayerId | MojangError | None] = {}
-        for name in names:
-            key = name.lower()
-            player = by_name.get(key)
-            results[key] = player
-            if self.cache is not None:
-                self.cache.put(_name_key(key), player)
-        return results
+        return {name.lower(): by_name.get(name.lower()) for name in names}
 
     def _single_for_bulk(
         self, name: str, deadline: Deadline | None
     ) -> PlayerId | MojangError | None:
+        # Not through the cache: the caller holds this name's flight and stores the answer.
         try:
-            return self._cached(
-                _name_key(name), lambda: self._fetch_uuid_for_name(name, deadline), deadline
-            )
+            return self._fetch_uuid_for_name(name, deadline)
         except MojangError as error:
             return error
 

@@ -27,6 +27,7 @@ STACK_NAME = "mojang-chat-local"
 ROLE_NAME = "mojang-chat-local"
 
 InvokeFunction = Callable[[str, Mapping[str, Any]], Any]
+DefinitionFilter = Callable[[dict[str, Any]], dict[str, Any]]
 
 _TABLES = ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable")
 _STATE_MACHINES = ("AWS::Serverless::StateMachine",)
@@ -39,12 +40,16 @@ def needs_aws(app: Application) -> bool:
 
 
 @contextlib.contextmanager
-def local_aws(app: Application, invoke: InvokeFunction) -> Iterator[dict[str, str]]:
+def local_aws(
+    app: Application, invoke: InvokeFunction, definition_filter: DefinitionFilter | None = None
+) -> Iterator[dict[str, str]]:
     """moto with the template's tables, functions and state machines, for the duration.
 
     Sets and yields the functions' environment variables, as the template's ``Environment``
     gives them (the table name, the state machine ARN, parameter defaults); the environment
-    is restored on exit.
+    is restored on exit. ``definition_filter``, when given, rewrites each state machine's
+    definition (after its substitutions) before it is created: the tests shorten the
+    ``Retry`` waits with it, since moto really sleeps them.
     """
     saved = dict(os.environ)
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
@@ -67,7 +72,9 @@ def local_aws(app: Application, invoke: InvokeFunction) -> Iterator[dict[str, st
         ):
             _create_tables(app, names, boto3.client("dynamodb", region_name=region))
             _create_functions(app, names, boto3.client("lambda", region_name=region), region)
-            _create_state_machines(app, names, boto3.client("stepfunctions", region_name=region))
+            _create_state_machines(
+                app, names, boto3.client("stepfunctions", region_name=region), definition_filter
+            )
             environment = _function_environment(app, names)
             os.environ.update(environment)
             yield environment
@@ -255,7 +262,9 @@ def _create_functions(app: Application, names: _Names, lambda_: Any, region: str
         )
 
 
-def _create_state_machines(app: Application, names: _Names, sfn: Any) -> None:
+def _create_state_machines(
+    app: Application, names: _Names, sfn: Any, definition_filter: DefinitionFilter | None
+) -> None:
     for logical_id, resource in app.resources_of_type(*_STATE_MACHINES).items():
         props = resource.get("Properties") or {}
         if "DefinitionUri" in props and isinstance(props["DefinitionUri"], str):
@@ -267,6 +276,8 @@ def _create_state_machines(app: Application, names: _Names, sfn: Any) -> None:
             if resolved is None:
                 raise RuntimeError(f"{logical_id}: cannot resolve substitution {key} locally")
             text = text.replace("${" + key + "}", resolved)
+        if definition_filter is not None:
+            text = json.dumps(definition_filter(json.loads(text)))
         sfn.create_state_machine(
             name=names.name(logical_id),
             definition=text,

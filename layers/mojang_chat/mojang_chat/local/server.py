@@ -26,13 +26,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from mojang_chat.local.aws import ACCOUNT_ID, REGION
 from mojang_chat.local.template import Application, Function, Route
 from mojang_chat.settings import ConfigurationError, get_settings
 
 # What API Gateway accepts in a request body (HTTP APIs: 10 MB).
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
-ACCOUNT_ID = "123456789012"
-REGION = "us-east-1"
 API_ID = "local"
 # Shown on the demo page and by `ask` when no model is configured.
 MODEL_HELP = (
@@ -283,6 +282,9 @@ class LocalServer(ThreadingHTTPServer):
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mojang-chat-local"
+    # Headers and body go out in two writes: with Nagle's algorithm on, the body waits for the
+    # client's delayed ACK, ~40 ms added to every keep-alive response.
+    disable_nagle_algorithm = True
     sys_version = ""
     server: LocalServer
 
@@ -356,15 +358,27 @@ def running(
     api = LocalApi(app)
     with local_aws(app, api.invoke_function):
         runtime.reset()  # the clients are made anew from the environment set above
-        server = LocalServer(api, host, port, quiet=quiet)
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        thread.start()
         try:
-            yield server
+            with serving(api, host, port, quiet=quiet) as server:
+                yield server
         finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
             runtime.reset()
+
+
+@contextlib.contextmanager
+def serving(
+    api: LocalApi, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True
+) -> Iterator[LocalServer]:
+    """``api`` served on a background thread (whatever AWS services it needs already set up);
+    stopped on exit."""
+    server = LocalServer(api, host, port, quiet=quiet)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -1,0 +1,85 @@
+"""The upstreams of a benchmark: the project's fake model and fake Mojang servers on 127.0.0.1
+with configurable latency, players enough for every question, and the environment pointing
+the application at them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from tests.fakes.model_server import FakeModelServer
+from tests.fakes.mojang_server import FakeMojangServer, FakePlayer
+
+
+def player_names(count: int, prefix: str = "Bench") -> list[str]:
+    """``count`` distinct valid usernames (3..16 characters, not English words)."""
+    return [f"{prefix}{index:05d}" for index in range(count)]
+
+
+def question(names: Sequence[str]) -> str:
+    """A question the fake model answers with one lookup round: one name, or a bulk lookup."""
+    if len(names) == 1:
+        return f"what is the uuid of the player {names[0]}"
+    return "what are the uuids of the players " + " ".join(names)
+
+
+@dataclass
+class Upstreams:
+    """The two fakes, running."""
+
+    model: FakeModelServer
+    mojang: FakeMojangServer
+
+    def environment(self) -> dict[str, str]:
+        """What the functions' environment needs to use the fakes."""
+        return {
+            "OPENAI_BASE_URL": self.model.base_url,
+            "OPENAI_API_KEY": "sk-bench-0123456789abcdef",
+            "OPENAI_MODEL": "gpt-4o-mini",
+            "MOJANG_API_URL": self.mojang.url,
+            "MOJANG_SESSION_URL": self.mojang.url,
+            "MINECRAFT_SERVICES_URL": self.mojang.url,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "MojangChatBench",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def set_latency(self, model: float, mojang: float) -> None:
+        """Seconds added to every model call and every Mojang request."""
+        self.model.latency = model
+        self.mojang.latency = mojang
+
+    def add_players(self, names: Sequence[str]) -> None:
+        """More accounts on the fake Mojang (ids after the first 100,000 players')."""
+        for index, name in enumerate(names, start=200_000):
+            self.mojang.add_player(FakePlayer(id=f"{index:032x}", name=name))
+
+    def mojang_requests(self) -> int:
+        """Requests the fake Mojang received so far."""
+        return len(self.mojang.requests())
+
+
+@contextlib.contextmanager
+def running(players: int, *, model: float = 0.0, mojang: float = 0.0) -> Iterator[Upstreams]:
+    """Both fakes, with ``players`` extra accounts, and os.environ pointing at them."""
+    accounts = {
+        name.lower(): FakePlayer(id=f"{index + 1:032x}", name=name)
+        for index, name in enumerate(player_names(players))
+    }
+    saved = dict(os.environ)
+    with (
+        FakeModelServer(latency=model) as fake_model,
+        FakeMojangServer(accounts, latency=mojang) as fake_mojang,
+    ):
+        upstreams = Upstreams(fake_model, fake_mojang)
+        os.environ.update(upstreams.environment())
+        try:
+            yield upstreams
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
