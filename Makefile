@@ -8,12 +8,13 @@ SAM_VENV ?= .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv demo demo-offline browser ask test lint typecheck unit lock sam-tools build validate clean bench
+.PHONY: help venv demo demo-offline browser ask test lint typecheck unit lock sam-tools build validate clean bench fuzz
 
 help:
 	@echo "make demo   run the app locally on http://127.0.0.1:3000 (no AWS account, no Docker)"
 	@echo "make demo-offline   the same on the embedded stand-ins, even with a model configured"
 	@echo "make test   lint, type-check and run every test"
+	@echo "make fuzz   a long schema-fuzzing run of every route (FUZZ_EXAMPLES=500 per operation and mode)"
 	@echo "make bench  benchmarks against the fakes: table on stdout, benchmarks/results/latest.json"
 	@echo "make build  sam build (the layer is built for arm64 without Docker)"
 	@echo "make lock   re-pin the layer's requirements"
@@ -72,6 +73,13 @@ unit: venv sam-tools browser
 	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest
 
 test: lint typecheck unit
+
+# The schema fuzzing that `make test` runs with 25 examples per operation and mode, at length;
+# the counts land in test-artifacts/fuzz.json.
+FUZZ_EXAMPLES ?= 500
+fuzz: venv
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -s --timeout=3600 \
+		tests/test_fuzz.py tests/test_properties.py
 
 lock: venv
 	$(VENV)/bin/uv pip compile --universal --python-version 3.11 --no-header \

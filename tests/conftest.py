@@ -169,3 +169,12 @@ def app_env(
     runtime.reset()
     yield model_server, mojang_server
     runtime.reset()
+
+
+def log_text(caplog: pytest.LogCaptureFixture) -> str:
+    """Every log record of the test as the functions write it (Powertools' JSON, the ``extra``
+    keys included: pytest's own text shows only the message), one per line."""
+    from mojang_chat.observability import logger
+
+    formatter = logger.registered_formatter
+    return "\n".join(formatter.format(record) for record in caplog.records)

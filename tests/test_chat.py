@@ -171,3 +171,10 @@ def test_history_can_only_hold_user_and_assistant_text() -> None:
     messages = build_messages("and now?", [("user", "hi"), ("assistant", "hello")])
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[-1]["content"] == "and now?"
+
+
+def test_an_empty_answer_says_so_without_blaming_a_limit() -> None:
+    outcome = run(ScriptedModel(ModelTurn(None, [], "stop", "scripted")))
+    assert outcome.status is RunStatus.COMPLETED
+    assert "length limit" not in outcome.answer
+    assert outcome.answer == "I have no answer to that (the model said nothing)."

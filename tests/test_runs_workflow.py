@@ -143,6 +143,63 @@ def test_a_model_that_keeps_rate_limiting_fails_with_rate_limit_exceeded(
     assert [i["step"] for i in runs_stack.invocations] == ["model", "model", "model", "fail"]
 
 
+def test_a_model_step_retried_after_a_tool_round_still_answers_the_tools(
+    runs_stack: RunsStack, app_env: Any
+) -> None:
+    # Given a model that rate-limits the call after the tool round: one step's worth (two
+    # calls), so the workflow retries that step
+    model, _ = app_env
+    lookup = ("get_uuid_from_username", {"username": "merrydith"})
+    model.script(
+        fake_model.tool_calls(lookup),
+        fake_model.rate_limited(retry_after=0),
+        fake_model.rate_limited(retry_after=0),
+        fake_model.answer_from_tools(),
+    )
+
+    run, _ = runs_stack.poll(runs_stack.create(TUTORIAL))
+
+    # Then the retried step sent the tool's output again (the real API 400s without it)
+    assert run["status"] == "completed", run
+    assert [i["step"] for i in runs_stack.invocations] == ["model", "tool", "model", "model"]
+    last = model.requests[-1].body["messages"]
+    assert [m["role"] for m in last[-2:]] == ["assistant", "tool"]
+    assert model.schema_errors == []
+    assert (
+        MERRYDITH_UUID in messages(runs_stack, run["thread_id"])[-1]["content"][0]["text"]["value"]
+    )
+
+
+def test_an_incomplete_run_never_answers_with_an_answer_from_the_history(
+    runs_stack: RunsStack, app_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a thread that starts with an earlier question and its answer, one tool round
+    # allowed, and a model that keeps asking for tools without a word
+    use_settings(monkeypatch, MAX_TOOL_ROUNDS="1")
+    model, _ = app_env
+    lookup = ("get_uuid_from_username", {"username": "merrydith"})
+    model.script(fake_model.tool_calls(lookup), fake_model.tool_calls(lookup))
+    history = [
+        {"role": "user", "content": "who is Notch?"},
+        {"role": "assistant", "content": "AN EARLIER ANSWER"},
+        {"role": "user", "content": TUTORIAL},
+    ]
+    status, created = runs_stack.call(
+        "POST",
+        "/v1/threads/runs",
+        {"assistant_id": "asst_default", "thread": {"messages": history}},
+    )
+    assert status == 200, created
+
+    run, _ = runs_stack.poll(created)
+
+    # Then the run explains the limit instead of repeating the earlier answer
+    assert run["status"] == "incomplete"
+    answer = messages(runs_stack, run["thread_id"])[-1]["content"][0]["text"]["value"]
+    assert "AN EARLIER ANSWER" not in answer
+    assert "more than 1 rounds" in answer
+
+
 def test_the_round_cap_ends_the_run_incomplete(
     runs_stack: RunsStack, app_env: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -101,3 +101,18 @@ def test_the_key_comes_from_an_ssm_secure_string() -> None:
     client.put_parameter(Name="/mojang-chat/openai", Value="sk-from-ssm", Type="SecureString")
     settings = Settings.from_env({"OPENAI_API_KEY_PARAMETER": "/mojang-chat/openai"})
     assert settings.api_key() == "sk-from-ssm"
+
+
+@mock_aws
+@pytest.mark.parametrize(
+    ("setting", "method"),
+    [
+        ("OPENAI_API_KEY_SECRET", "api_key"),
+        ("OPENAI_API_KEY_PARAMETER", "api_key"),
+        ("API_SHARED_SECRET_SECRET", "shared_secret"),
+    ],
+)
+def test_a_secret_that_cannot_be_read_is_a_configuration_error(setting: str, method: str) -> None:
+    settings = Settings.from_env({setting: "mojang-chat/does-not-exist"})
+    with pytest.raises(ConfigurationError, match=f"{setting}: 'mojang-chat/does-not-exist'"):
+        getattr(settings, method)()

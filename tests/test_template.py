@@ -189,6 +189,7 @@ RUNS_ROUTES = {
     ("GET", "/v1/threads/{thread_id}/runs/{run_id}"),
     ("POST", "/v1/threads/{thread_id}/runs/{run_id}/cancel"),
     ("GET", "/v1/threads/{thread_id}/messages"),
+    ("GET", "/v1/openapi.json"),
 }
 
 
@@ -218,8 +219,14 @@ def test_cors_allows_only_localhost_by_default(with_secret: dict[str, Any]) -> N
     assert cors is not None
     assert cors["allowOrigins"] == ["http://localhost:3000"]
     assert set(cors["allowMethods"]) == {"GET", "POST", "OPTIONS"}
-    assert set(cors["allowHeaders"]) == {"content-type", "authorization", "x-api-key"}
+    # Not x-api-key: the shared secret is for servers and never sent from a page.
+    assert set(cors["allowHeaders"]) == {"content-type", "authorization"}
     assert "*" not in json.dumps(cors)
+    # What the local server's resolver answers, API Gateway answers when deployed.
+    from mojang_chat.api import CORS_EXPOSE_HEADERS, CORS_MAX_AGE
+
+    assert set(cors["exposeHeaders"]) == set(CORS_EXPOSE_HEADERS)
+    assert cors["maxAge"] == CORS_MAX_AGE
 
 
 def test_cors_origins_come_from_the_parameter() -> None:
@@ -321,9 +328,7 @@ def test_the_runs_functions_reach_only_the_table_and_the_workflow(
     steps = role_statements(with_secret, "RunStepsFunction")
     for statements in (runs, steps):
         dynamodb = [s for s in statements if "dynamodb:GetItem" in s["Action"]]
-        assert [set(as_list(s["Resource"])) for s in dynamodb] == [
-            {TABLE_ARN, f"{TABLE_ARN}/index/*"}
-        ]
+        assert [as_list(s["Resource"]) for s in dynamodb] == [["<RunsTable.Arn>"]]
     states = {
         action: as_list(s["Resource"])
         for s in runs
@@ -512,3 +517,78 @@ def test_translate_template_fails_on_a_missing_code_uri(tmp_path: Path) -> None:
     )
     with pytest.raises(TemplateError, match="functions/missing/"):
         translate_template(tmp_path / "template.yaml")
+
+
+# --- Least privilege, action by action ---------------------------------------------------------
+
+SHARED_SECRET_NAME = "mojang-chat/api-shared-secret"
+
+
+def grants(deployed: dict[str, Any], logical_id: str) -> dict[str, set[str]]:
+    """Each action the role of ``logical_id`` is allowed, with the resources it is allowed on."""
+    allowed: dict[str, set[str]] = {}
+    for statement in role_statements(deployed, logical_id):
+        assert statement["Effect"] == "Allow"
+        assert "Condition" not in statement
+        assert "NotAction" not in statement
+        for action in as_list(statement["Action"]):
+            allowed.setdefault(action, set()).update(as_list(statement["Resource"]))
+    return allowed
+
+
+def test_each_role_grants_exactly_the_actions_its_code_uses() -> None:
+    # Given the stack with the key and the shared secret in Secrets Manager
+    deployed = deployed_template({**WITH_SECRET, "ApiSharedSecretName": SHARED_SECRET_NAME})
+    secret = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:"
+    key = {f"{secret}{SECRET_NAME}-??????"}
+    shared = {f"{secret}{SHARED_SECRET_NAME}-??????"}
+    table = {"<RunsTable.Arn>"}
+    machine = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:<RunStateMachine.Name>"
+    executions = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:<RunStateMachine.Name>:*"
+    steps = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:<RunStepsFunction>"
+
+    # Then /chat reads the key (its model calls) and the shared secret (its callers)...
+    assert grants(deployed, "ChatFunction") == {"secretsmanager:GetSecretValue": key | shared}
+    # ...the runs API reads and writes records (RunStore: get_item, put_item,
+    # transact_write_items of Puts) and starts, stops and describes its executions...
+    assert grants(deployed, "RunsFunction") == {
+        "dynamodb:GetItem": table,
+        "dynamodb:PutItem": table,
+        "states:StartExecution": {machine},
+        "states:StopExecution": {executions},
+        "states:DescribeExecution": {executions},
+        "secretsmanager:GetSecretValue": shared,
+    }
+    # ...the workflow's steps read the key and the records, and add tool outputs (UpdateItem)...
+    assert grants(deployed, "RunStepsFunction") == {
+        "dynamodb:GetItem": table,
+        "dynamodb:PutItem": table,
+        "dynamodb:UpdateItem": table,
+        "secretsmanager:GetSecretValue": key,
+    }
+    # ...and the workflow invokes its steps function, nothing else (SAM's policy template
+    # names the function and its versions/aliases).
+    invoke = grants(deployed, "RunStateMachine")
+    assert set(invoke) == {"lambda:InvokeFunction"}
+    assert invoke["lambda:InvokeFunction"] <= {steps, f"{steps}*", f"{steps}:*"}
+    # No inline statement anywhere names "*" as a resource. The only "*" resources are in the
+    # AWS managed policies SAM attaches (ALLOWED_MANAGED_POLICIES): CloudWatch Logs, and X-Ray's
+    # PutTraceSegments/PutTelemetryRecords, which have no resource to name (X-Ray has no
+    # resource-level permissions for them).
+    for role in resources_of_type(deployed, "AWS::IAM::Role").values():
+        for policy in role["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                assert "*" not in as_list(statement["Resource"]), statement
+        assert set(role["Properties"].get("ManagedPolicyArns", [])) <= ALLOWED_MANAGED_POLICIES
+
+
+def test_the_shared_secret_reaches_only_the_api_functions() -> None:
+    deployed = deployed_template({**WITH_SECRET, "ApiSharedSecretName": SHARED_SECRET_NAME})
+    environments = function_environments(deployed)
+    assert environments["ChatFunction"]["API_SHARED_SECRET_SECRET"] == SHARED_SECRET_NAME
+    assert environments["RunsFunction"]["API_SHARED_SECRET_SECRET"] == SHARED_SECRET_NAME
+    assert "API_SHARED_SECRET_SECRET" not in environments["RunStepsFunction"]
+    # Off by default: no variable, no permission
+    default = deployed_template(WITH_SECRET)
+    assert all("API_SHARED_SECRET_SECRET" not in e for e in function_environments(default).values())
+    assert SHARED_SECRET_NAME not in json.dumps(default)

@@ -1,8 +1,11 @@
 """HTTP plumbing shared by the functions behind the HTTP API: the resolver, CORS, body limits,
-request ids, and JSON error responses."""
+the optional shared secret, request ids, and JSON error responses."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -10,20 +13,38 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mojang_chat.observability import logger
 from mojang_chat.settings import ConfigurationError, get_settings
 
 # Far above any valid request (a 2,000-character message and 20 turns of history), far below
 # what it costs to parse: bigger bodies are refused before they are read.
 MAX_BODY_BYTES = 64 * 1024
+# The header server-to-server callers put the shared secret in (when one is configured).
+SHARED_SECRET_HEADER = "x-api-key"  # noqa: S105 (a header name, not a secret)
+
+# What pages on other origins may read of a response, and how long a preflight is reused: the
+# same in template.yaml's CorsConfiguration (API Gateway answers CORS when deployed; a test
+# keeps the two equal).
+CORS_EXPOSE_HEADERS = ("retry-after", "x-request-id")
+CORS_MAX_AGE = 600
 
 ErrorBody = Callable[[int, str, str, str], Mapping[str, Any]]
 
 
 class JsonApi(APIGatewayHttpResolver):
     """The Powertools HTTP API resolver, with validation on, CORS for the configured origins,
-    and bodies over ``MAX_BODY_BYTES`` refused with 413 before they are parsed."""
+    bodies over ``MAX_BODY_BYTES`` refused with 413 before they are parsed, and, when a shared
+    secret is configured, requests to ``protected`` paths without it refused with 401."""
 
-    def __init__(self, error_body: ErrorBody, *, title: str, description: str) -> None:
+    def __init__(
+        self,
+        error_body: ErrorBody,
+        *,
+        title: str,
+        description: str,
+        protected: tuple[str, ...] = (),
+        openapi_path: str = "/openapi.json",
+    ) -> None:
         try:
             origins = get_settings().cors_allowed_origins
         except ConfigurationError:
@@ -33,22 +54,29 @@ class JsonApi(APIGatewayHttpResolver):
             cors = CORSConfig(
                 allow_origin=origins[0],
                 extra_origins=list(origins[1:]),
-                allow_headers=["OpenAI-Beta", "X-Stainless-Lang"],
-                expose_headers=["X-Request-Id", "Retry-After"],
-                max_age=600,
+                expose_headers=list(CORS_EXPOSE_HEADERS),
+                max_age=CORS_MAX_AGE,
             )
         super().__init__(cors=cors, enable_validation=True)
         self.error_body = error_body
+        self.protected = protected
         self.enable_swagger(path="/docs", title=title, description=description, version="1.0.0")
 
-        @self.get("/openapi.json", include_in_schema=False)
+        @self.get(openapi_path, include_in_schema=False)
         def openapi_document() -> Response[str]:
             return Response(200, "application/json", self.get_openapi_json_schema())
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         """Answer one API Gateway (HTTP API v2) event."""
         if _body_bytes(event) > MAX_BODY_BYTES:
-            return self._too_large(event)
+            message = f"the request body is larger than {MAX_BODY_BYTES} bytes"
+            return self._refuse(event, 413, "request_too_large", message)
+        if not _text_body(event):
+            message = "the request body is not valid JSON (not even UTF-8 text)"
+            return self._refuse(event, 400, "invalid_json", message)
+        refusal = self._unauthorized(event)
+        if refusal is not None:
+            return refusal
         return super().resolve(event, context)
 
     def error(
@@ -63,14 +91,48 @@ class JsonApi(APIGatewayHttpResolver):
         """API Gateway's id of the current request (also in the logs)."""
         return request_id(self.current_event.raw_event, getattr(self, "lambda_context", None))
 
-    def _too_large(self, event: Mapping[str, Any]) -> dict[str, Any]:
+    def _unauthorized(self, event: Mapping[str, Any]) -> dict[str, Any] | None:
+        """401 for a request to a protected path without the shared secret (when one is
+        configured); None to go on. Preflights, docs and the widget stay open."""
+        method = ((event.get("requestContext") or {}).get("http") or {}).get("method", "")
+        path = str(event.get("rawPath") or "")
+        if method == "OPTIONS" or not self.protected or not path.startswith(self.protected):
+            return None
+        try:
+            settings = get_settings()
+        except ConfigurationError:
+            return None  # the route fails too, with the configuration error naming the setting
+        try:
+            expected = settings.shared_secret()
+        except Exception:
+            # Fail closed: without the secret nobody can be told apart from a stranger. The
+            # details (which setting, which secret) are for the logs, not for strangers.
+            logger.exception("could not read the API's shared secret")
+            message = "the API's shared secret could not be read"
+            return self._refuse(event, 500, "configuration_error", message)
+        if not expected:
+            return None
+        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+        given = [headers.get(SHARED_SECRET_HEADER, "")]
+        # The openai SDK sends its api_key as a bearer token: OpenAI(api_key=secret) works too.
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            given.append(token.strip())
+        if any(hmac.compare_digest(value.encode(), expected.encode()) for value in given):
+            return None
+        message = f"missing or wrong {SHARED_SECRET_HEADER} header"
+        return self._refuse(event, 401, "invalid_api_key", message)
+
+    def _refuse(
+        self, event: Mapping[str, Any], status: int, error_type: str, message: str
+    ) -> dict[str, Any]:
+        """An error answered before routing, in this API's error shape, with CORS headers."""
         origin = (event.get("headers") or {}).get("origin")
         headers = {"Content-Type": "application/json"}
         if self._cors:
             headers.update(self._cors.to_dict(origin))
-        message = f"the request body is larger than {MAX_BODY_BYTES} bytes"
-        body = self.error_body(413, "request_too_large", message, request_id(event, None))
-        return {"statusCode": 413, "headers": headers, "body": json.dumps(body)}
+        body = self.error_body(status, error_type, message, request_id(event, None))
+        return {"statusCode": status, "headers": headers, "body": json.dumps(body)}
 
 
 def request_id(event: Mapping[str, Any], context: LambdaContext | None) -> str:
@@ -79,6 +141,19 @@ def request_id(event: Mapping[str, Any], context: LambdaContext | None) -> str:
     if rid:
         return str(rid)
     return str(getattr(context, "aws_request_id", "") or "local")
+
+
+def _text_body(event: Mapping[str, Any]) -> bool:
+    """False when a base64-encoded body is not UTF-8 text (Powertools would fail with a
+    UnicodeDecodeError, a 500, while parsing it)."""
+    body = event.get("body")
+    if not body or not event.get("isBase64Encoded"):
+        return True
+    try:
+        base64.b64decode(body, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return True
 
 
 def _body_bytes(event: Mapping[str, Any]) -> int:

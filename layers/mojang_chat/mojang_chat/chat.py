@@ -6,7 +6,7 @@ Functions workflow (``Model.complete`` and ``ToolRegistry.run`` are its two task
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -63,11 +63,11 @@ def build_messages(question: str, history: Sequence[tuple[str, str]] = ()) -> li
     return messages
 
 
-def tool_messages(results: Sequence[ToolResult], max_chars: int) -> list[dict[str, Any]]:
-    """One ``tool`` message per result, answering the call it belongs to."""
+def tool_messages(outputs: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    """One ``tool`` message per ``(tool_call_id, content)``, answering the call it names."""
     return [
-        {"role": "tool", "tool_call_id": result.call.id, "content": result.content(max_chars)}
-        for result in results
+        {"role": "tool", "tool_call_id": call_id, "content": content}
+        for call_id, content in outputs
     ]
 
 
@@ -130,7 +130,8 @@ def converse(
         enter(RunStatus.REQUIRES_ACTION)
         batch = tools.run_all(turn.tool_calls, context, deadline, executor)
         results.extend(batch)
-        messages.extend(tool_messages(batch, limits.tool_output_max_chars))
+        max_chars = limits.tool_output_max_chars
+        messages.extend(tool_messages((r.call.id, r.content(max_chars)) for r in batch))
         if on_tool_results is not None:
             on_tool_results(batch)
         rounds += 1
@@ -173,4 +174,6 @@ def _unfinished(reason: IncompleteReason | None, limits: Limits) -> str:
         )
     if reason == "max_total_tokens":
         return "I could not finish: the conversation reached its token budget."
-    return "I could not finish the answer: it reached the length limit."
+    if reason == "max_completion_tokens":
+        return "I could not finish the answer: it reached the length limit."
+    return "I have no answer to that (the model said nothing)."

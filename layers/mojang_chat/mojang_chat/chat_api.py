@@ -123,9 +123,11 @@ def _documented(*statuses: int) -> dict[int, Any]:
 
 ERRORS = {
     400: "The body is not JSON.",
+    401: "A shared secret is configured and the X-Api-Key header is missing or wrong.",
     413: "The body is larger than 64 KiB.",
     422: "The body is JSON but not a valid request (the message names the field).",
     429: "Too many requests (API Gateway throttling).",
+    500: "A setting is invalid (the message names it), or a bug (quote the request id).",
     502: "The model server answered with an error.",
     503: "The model is unavailable, rate-limited, or not configured.",
     504: "No answer within the request's deadline.",
@@ -154,7 +156,7 @@ def answer_question(
     callbacks let a terminal print the transcript as it happens)."""
     settings = get_settings()
     if settings.log_message_contents:
-        logger.info("question", extra={"message": request.message})
+        logger.info("question", extra={"question": request.message})
     messages = build_messages(request.message, [(t.role, t.content) for t in request.history])
     mojang = runtime.mojang()
     return converse(
@@ -178,6 +180,7 @@ def chat_api() -> JsonApi:
         error_body,
         title="mojang-chat",
         description="Ask about Minecraft players in plain English.",
+        protected=("/chat",),
     )
 
     @app.post(

@@ -209,7 +209,8 @@ def _turn(response: Any, requested_model: str) -> ModelTurn:
             response.usage.total_tokens,
         )
     return ModelTurn(
-        content=message.content,
+        # A refusal is the model's answer too (content is null then): the caller shows it.
+        content=message.content or getattr(message, "refusal", None),
         tool_calls=calls,
         finish_reason=choice.finish_reason or "stop",
         model=response.model or requested_model,

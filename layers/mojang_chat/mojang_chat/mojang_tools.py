@@ -11,11 +11,15 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from mojang_chat.deadline import Deadline, DeadlineExceeded
-from mojang_chat.mojang import NAME_PATTERN, MojangClient, MojangError, dashed_uuid, offline_uuid
+from mojang_chat.mojang import (
+    MAX_BULK_NAMES,
+    NAME_PATTERN,
+    MojangClient,
+    MojangError,
+    dashed_uuid,
+    offline_uuid,
+)
 from mojang_chat.tools import ToolRegistry
-
-# A question about a few dozen players is normal; a few thousand is abuse of our Mojang quota.
-MAX_NAMES_PER_CALL = 100
 
 Username = Annotated[
     str,
@@ -59,7 +63,7 @@ def get_uuid_from_username(context: ToolContext, username: Username) -> dict[str
 @mojang_tools.tool
 def get_uuids_from_usernames(
     context: ToolContext,
-    usernames: Annotated[list[str], Field(min_length=1, max_length=MAX_NAMES_PER_CALL)],
+    usernames: Annotated[list[str], Field(min_length=1, max_length=MAX_BULK_NAMES)],
 ) -> dict[str, Any]:
     """Look up the UUIDs of several players at once (faster than one call per player).
     Reports which names were found, which do not exist, and which are not valid usernames."""

@@ -1,7 +1,7 @@
 """The Powertools logger, tracer and metrics every module of the package reports through.
 
 One instance each per process; the service name comes from POWERTOOLS_SERVICE_NAME (set by the
-template), the namespace from POWERTOOLS_METRICS_NAMESPACE.
+template), the namespace from POWERTOOLS_METRICS_NAMESPACE, with defaults for local use.
 
 Tracing is opt-in at import: Powertools' ``Tracer()`` imports the X-Ray SDK, and with it
 botocore (about 0.4 s, half of a cold start), even when it then finds tracing disabled. So
@@ -29,7 +29,8 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
 
-SERVICE = "mojang-chat"
+SERVICE = os.getenv("POWERTOOLS_SERVICE_NAME") or "mojang-chat"
+NAMESPACE = os.getenv("POWERTOOLS_METRICS_NAMESPACE") or "MojangChat"
 F = TypeVar("F", bound=Callable[..., Any])
 
 logger = Logger(service=SERVICE)
@@ -57,7 +58,7 @@ class _LockedEMFProvider(AmazonCloudWatchEMFProvider):
 # The provider shares Metrics' class-level sets, as the one Metrics() would make itself does.
 metrics = Metrics(
     provider=_LockedEMFProvider(
-        namespace="MojangChat",
+        namespace=NAMESPACE,
         service=SERVICE,
         metric_set=Metrics._metrics,
         dimension_set=Metrics._dimensions,
@@ -122,10 +123,12 @@ class LazyTracer:
         return self.real().provider if self.enabled else _NoSubsegments()
 
     def capture_lambda_handler(self, handler: F) -> F:
-        """``Tracer.capture_lambda_handler``: the handler in a subsegment, cold start noted."""
+        """``Tracer.capture_lambda_handler``: the handler in a subsegment, cold start noted.
+        Never with its response: that holds the answer, tool payloads and player names, which
+        stay out of traces as they stay out of logs."""
         if not self.enabled:
             return handler
-        return cast(F, self.real().capture_lambda_handler(handler))
+        return cast(F, self.real().capture_lambda_handler(handler, capture_response=False))
 
     @overload
     def capture_method(self, method: F) -> F: ...

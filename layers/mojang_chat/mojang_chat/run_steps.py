@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from mojang_chat import runtime
-from mojang_chat.chat import Limits, final_answer, turn_outcome
+from mojang_chat.chat import Limits, final_answer, tool_messages, turn_outcome
 from mojang_chat.deadline import Deadline, DeadlineExceeded, LambdaContextLike
 from mojang_chat.lifecycle import RunStatus
 from mojang_chat.model import MIN_CALL_SECONDS, Model
@@ -169,14 +169,15 @@ def model_step(
     if thread is None:
         raise RunNotFound("thread", run.thread_id)
     conversation = list(thread.conversation)
-    if run.status is RunStatus.REQUIRES_ACTION:
-        if any(call.id not in thread.tool_outputs for call in run.tool_calls):
-            # A retried step whose first attempt was saved: the tools have yet to run.
+    # The calls the model made last turn, from the saved conversation itself rather than from
+    # the run's required_action: a retried step finds the run in_progress already, and its
+    # outputs stay in the thread until the next turn is saved.
+    pending = _unanswered_calls(conversation)
+    if pending:
+        if any(call_id not in thread.tool_outputs for call_id in pending):
+            # The tools of this round have yet to run (a retried step): nothing to do yet.
             return _outcome(run)
-        conversation += [
-            {"role": "tool", "tool_call_id": call.id, "content": thread.tool_outputs[call.id]}
-            for call in run.tool_calls
-        ]
+        conversation += tool_messages((i, thread.tool_outputs[i]) for i in pending)
     run = store.transition(run_id, lambda r: r.started(int(clock())))
     if run.status is not RunStatus.IN_PROGRESS:
         return _outcome(_ended(run, store, int(clock())) or run)
@@ -190,10 +191,7 @@ def model_step(
             now = int(clock())
             return _outcome(store.transition(run_id, lambda r: r.finished(RunStatus.EXPIRED, now)))
         raise
-    last_text = next(
-        (m["content"] for m in reversed(conversation) if m["role"] == "assistant" and m["content"]),
-        None,
-    )
+    last_text = _last_text_since_question(conversation)
     conversation.append(turn.as_message())
     tokens = run.tokens + turn.usage
     status, reason = turn_outcome(turn, rounds=run.rounds, usage=tokens, limits=limits)
@@ -221,6 +219,25 @@ def model_step(
             raise RuntimeError(f"run {run_id} changed during the model call")
         return _outcome(latest)
     return _outcome(after)
+
+
+def _unanswered_calls(conversation: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The ids of the tool calls of the conversation's last message, when it is the model's
+    turn asking for tools (none otherwise)."""
+    if not conversation or conversation[-1].get("role") != "assistant":
+        return []
+    return [call["id"] for call in conversation[-1].get("tool_calls") or ()]
+
+
+def _last_text_since_question(conversation: Sequence[Mapping[str, Any]]) -> str | None:
+    """The last text the model wrote for the current question: the answer of an incomplete
+    run (never an earlier answer that the client sent back as history)."""
+    for message in reversed(conversation):
+        if message["role"] == "user":
+            return None
+        if message["role"] == "assistant" and message.get("content"):
+            return str(message["content"])
+    return None
 
 
 def _answer(text: str, run: RunRecord, now: int, *, complete: bool) -> MessageObject:

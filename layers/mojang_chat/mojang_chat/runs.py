@@ -419,6 +419,10 @@ class RunStore:
             TableName=self.table_name, Key={"id": {"S": item_id}}, ConsistentRead=consistent
         )
         item = response.get("Item")
+        if item is None and not consistent:
+            # An eventually consistent read can miss an item written a moment ago (a run
+            # polled right after it was created): "not found" is only said after a strong read.
+            return self._get(item_id, consistent=True)
         return None if item is None else _deserialize(item)
 
     def _put(self, item: Mapping[str, Any]) -> dict[str, Any]:
@@ -498,8 +502,8 @@ def needs_reconciling(run: RunRecord, now: float) -> bool:
         return False
     if run.status is RunStatus.CANCELLING:
         return True
-    started = run.expires_at if run.expires_at is not None else run.created_at
-    return now >= started + STEP_GRACE_SECONDS
+    due = run.expires_at if run.expires_at is not None else run.created_at
+    return now >= due + STEP_GRACE_SECONDS
 
 
 def reconcile(
@@ -645,8 +649,13 @@ class Runs:
         return run
 
     def messages(self, thread_id: str) -> list[MessageObject]:
-        """The thread's messages, oldest first."""
-        thread = self.store.get_thread(thread_id) if is_id("thread", thread_id) else None
+        """The thread's messages, oldest first (a strong read: a client asks right after the
+        run ended, and an eventually consistent read could still miss the answer)."""
+        thread = (
+            self.store.get_thread(thread_id, consistent=True)
+            if is_id("thread", thread_id)
+            else None
+        )
         if thread is None:
             raise RunNotFound("thread", thread_id)
         return thread.messages

@@ -8,8 +8,9 @@
 
 Errors have OpenAI's shape, ``{"error": {"type", "message", "param", "code"}}``, and status:
 400 for a request OpenAI would refuse (invalid JSON or parameters, an unsupported option, a
-cancel of a finished run), 404 for an unknown assistant, thread, run or URL, 413 for a body
-over 64 KiB, 500 when the service is misconfigured or broken.
+cancel of a finished run), 401 without the shared secret (when one is configured), 404 for an
+unknown assistant, thread, run or URL, 413 for a body over 64 KiB, 500 when the service is
+misconfigured or broken.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from mojang_chat import runtime
 from mojang_chat.api import JsonApi
 from mojang_chat.chat import SYSTEM_PROMPT, build_messages
-from mojang_chat.chat_api import MAX_HISTORY_TURNS, MAX_MESSAGE_CHARS
+from mojang_chat.chat_api import MAX_HISTORY_TURNS, Text
 from mojang_chat.mojang_tools import mojang_tools
 from mojang_chat.observability import logger
 from mojang_chat.runs import (
@@ -38,9 +39,6 @@ from mojang_chat.runs import (
 )
 from mojang_chat.settings import ConfigurationError, get_settings
 
-Text = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MESSAGE_CHARS)
-]
 Metadata = Annotated[
     dict[
         Annotated[str, StringConstraints(max_length=64)],
@@ -189,13 +187,14 @@ class ApiError(Exception):
 
 
 def error_body(status: int, error_type: str, message: str, request_id: str) -> dict[str, Any]:
-    """OpenAI's error shape for the errors ``JsonApi`` itself answers (413)."""
+    """OpenAI's error shape for the errors ``JsonApi`` itself answers (401, 413)."""
     kind = "invalid_request_error" if status < 500 else "server_error"
     return {"error": {"type": kind, "message": message, "param": None, "code": error_type}}
 
 
 ERRORS = {
     400: "Invalid JSON or parameters, an unsupported option, or a cancel of a finished run.",
+    401: "A shared secret is configured and neither X-Api-Key nor the bearer token matches.",
     404: "No such assistant, thread, run or URL.",
     413: "The body is larger than 64 KiB.",
     500: "The service is misconfigured or failed.",
@@ -291,6 +290,8 @@ def runs_api() -> JsonApi:
         error_body,
         title="mojang-chat runs",
         description="OpenAI Assistants-style runs: create, poll, cancel, read the answer.",
+        protected=("/v1/threads",),
+        openapi_path="/v1/openapi.json",
     )
     responses: dict[int, Any] = {200: {"description": "The run."}, **_documented(*ERRORS)}
 

@@ -88,6 +88,12 @@ class Settings(BaseModel):
     run_expires_seconds: int = Field(600, alias="RUN_EXPIRES_SECONDS", ge=1, le=780)
     runs_retention_days: int = Field(7, alias="RUNS_RETENTION_DAYS", ge=1, le=365)
 
+    # A shared secret that server-to-server callers send (``X-Api-Key``, see api.py): locally
+    # the value itself; deployed, the name of the Secrets Manager secret holding it. Unset: the
+    # API is open (browsers rely on CORS and throttling; a secret in a web page is public).
+    api_shared_secret: str | None = Field(None, alias="API_SHARED_SECRET", repr=False)
+    api_shared_secret_secret: str | None = Field(None, alias="API_SHARED_SECRET_SECRET")
+
     # Off by default: questions and tool payloads are users' data.
     log_message_contents: bool = Field(False, alias="LOG_MESSAGE_CONTENTS")
 
@@ -136,22 +142,19 @@ class Settings(BaseModel):
             or self.openai_base_url
         )
 
+    def shared_secret(self) -> str | None:
+        """The secret callers must send, or None when the API is open (from the environment,
+        or cached from Secrets Manager so that a rotated secret is picked up)."""
+        if self.api_shared_secret_secret:
+            return _stored("API_SHARED_SECRET_SECRET", self.api_shared_secret_secret)
+        return self.api_shared_secret
+
     def api_key(self) -> str:
         """The OpenAI API key, from the environment or (cached) from Secrets Manager / SSM."""
         if self.openai_api_key_secret:
-            from aws_lambda_powertools.utilities import parameters
-
-            return str(
-                parameters.get_secret(self.openai_api_key_secret, max_age=SECRET_MAX_AGE_SECONDS)
-            )
+            return _stored("OPENAI_API_KEY_SECRET", self.openai_api_key_secret)
         if self.openai_api_key_parameter:
-            from aws_lambda_powertools.utilities import parameters
-
-            return str(
-                parameters.get_parameter(
-                    self.openai_api_key_parameter, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS
-                )
-            )
+            return _stored("OPENAI_API_KEY_PARAMETER", self.openai_api_key_parameter)
         if self.openai_api_key:
             return self.openai_api_key
         if self.openai_base_url:
@@ -162,6 +165,24 @@ class Settings(BaseModel):
             "OPENAI_API_KEY_PARAMETER when deployed), and OPENAI_BASE_URL for a server other "
             "than OpenAI's"
         )
+
+
+def _stored(setting: str, name: str) -> str:
+    """The value stored under ``name``: a Secrets Manager secret, or for ``*_PARAMETER``
+    settings an SSM SecureString; cached for ``SECRET_MAX_AGE_SECONDS``. One that cannot be
+    read (a wrong name, a missing permission) is a configuration error naming the setting."""
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    try:
+        if setting.endswith("_PARAMETER"):
+            value = parameters.get_parameter(name, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
+        else:
+            value = parameters.get_secret(name, max_age=SECRET_MAX_AGE_SECONDS)
+    except GetParameterError as error:
+        cause = type(error.__cause__).__name__ if error.__cause__ else "unreadable"
+        raise ConfigurationError(f"{setting}: {name!r} could not be read ({cause})") from None
+    return str(value)
 
 
 def _describe(error: ValidationError) -> str:

@@ -1,0 +1,464 @@
+"""Fault injection: one row per way an upstream can break, run through ``POST /chat`` and
+through a run, with what the caller sees written in the README's failure table (which
+is rendered from these very rows, so the table and the tests cannot drift).
+
+Every row, on both paths, checks that the caller gets the documented status and error, that the
+run ends (no execution left running, no record left open), that the request finishes inside its
+deadline, that a Mojang failure is not cached, and that the API key appears in no response and
+no log line. Timeouts are scaled down for speed (Mojang 0.5 s and one retry, a 4 s Lambda);
+the outcomes are the ones the defaults give, only sooner.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from mojang_chat import runtime
+from tests.aws import RunsStack, runs_stack
+from tests.conftest import (
+    ROOT,
+    SECRET_KEY,
+    LambdaContext,
+    function_handler,
+    load_event,
+    log_text,
+    use_settings,
+)
+from tests.fakes import model_server as fake_model
+from tests.fakes.mojang_server import MERRYDITH_UUID, FakeMojangServer, Fault
+
+QUESTION = "what is the uuid of the player merrydith?"
+LOOKUP = fake_model.tool_calls(("get_uuid_from_username", {"username": "merrydith"}))
+ANSWER = fake_model.answer_from_tools()
+# Enough copies of a failing step for every retry (the model adapter's and the workflow's).
+EVERY_TRY = 8
+# The Lambda remaining time /chat is given, and the deadline each row must finish inside.
+CHAT_SECONDS = 4.0
+UNAVAILABLE = "Mojang API unavailable"
+
+__all__ = ["runs_stack"]  # the fixture, imported for pytest
+
+
+@dataclass(frozen=True)
+class Upstreams:
+    """What a row's injection gets: the two fakes and the test's monkeypatch."""
+
+    model: fake_model.FakeModelServer
+    mojang: FakeMojangServer
+    monkeypatch: pytest.MonkeyPatch
+
+
+@dataclass(frozen=True)
+class Row:
+    """One fault: how it is injected, and what a caller sees on each path.
+
+    ``chat`` is ``(status, error.type)`` or ``(200, response status)``; ``run`` is the run's
+    final ``(status, last_error.code or None)``. ``model_hears`` is text the model must have
+    been sent in a tool message; ``uncached`` says the failed lookup must go upstream again.
+    """
+
+    name: str
+    inject: Callable[[Upstreams], None]
+    chat: tuple[int, str]
+    run: tuple[str, str | None]
+    chat_text: str
+    run_text: str
+    model_hears: str | None = None
+    uncached: bool = False
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+def script(*steps: fake_model.Step) -> Callable[[Upstreams], None]:
+    return lambda up: up.model.script(*steps)
+
+
+def model_fails(step: fake_model.Step) -> Callable[[Upstreams], None]:
+    return script(*[step] * EVERY_TRY)
+
+
+def mojang_fails(fault: Fault, path: str = "/users/") -> Callable[[Upstreams], None]:
+    def inject(up: Upstreams) -> None:
+        up.mojang.inject(fault, times=50, path_prefix=path)
+        up.model.script(LOOKUP, ANSWER)
+
+    return inject
+
+
+def refused(up: Upstreams) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    up.monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
+
+
+def everything_hangs(up: Upstreams) -> None:
+    up.mojang.inject(Fault.hanging(10), times=50)
+    up.model.script(LOOKUP, *[fake_model.hang(10)] * EVERY_TRY)
+
+
+def bulk_omits(up: Upstreams) -> None:
+    # Mojang's answer leaves a name out: that name does not exist (reference/mojang-api.md).
+    body = json.dumps([{"id": MERRYDITH_UUID, "name": "merrydith"}]).encode()
+    up.mojang.inject(Fault(200, body, {"Content-Type": "application/json"}), path_prefix="/pro")
+    up.model.script(
+        fake_model.tool_calls(("get_uuids_from_usernames", {"usernames": ["merrydith", "Notch"]})),
+        ANSWER,
+    )
+
+
+MOJANG_UNAVAILABLE_CHAT = "200 `completed`: the model is told `Mojang API unavailable: {}`"
+MOJANG_UNAVAILABLE_RUN = "`completed`, same answer; not cached"
+
+FAULTS = [
+    Row(
+        "model 400",
+        model_fails(fake_model.error(400, "Invalid 'messages'.")),
+        (502, "model_error"),
+        ("failed", "server_error"),
+        "502 `model_error`",
+        "`failed`, `server_error`",
+    ),
+    Row(
+        "model 401 (bad key, echoed in the body)",
+        model_fails(fake_model.error(401, f"Incorrect API key provided: {SECRET_KEY}.")),
+        (502, "model_error"),
+        ("failed", "server_error"),
+        "502 `model_error` (the key is never repeated)",
+        "`failed`, `server_error`",
+    ),
+    Row(
+        "model 429 with `Retry-After`",
+        model_fails(fake_model.rate_limited(retry_after=30)),
+        (503, "model_rate_limited"),
+        ("failed", "rate_limit_exceeded"),
+        "503 `model_rate_limited`, `Retry-After: 30` passed on (no retry that cannot fit)",
+        "`failed`, `rate_limit_exceeded` (after the workflow's retries)",
+    ),
+    Row(
+        "model 500",
+        model_fails(fake_model.server_error()),
+        (502, "model_error"),
+        ("failed", "server_error"),
+        "502 `model_error` after bounded retries",
+        "`failed`, `server_error`",
+    ),
+    Row(
+        "model 503",
+        model_fails(fake_model.overloaded()),
+        (503, "model_unavailable"),
+        ("failed", "server_error"),
+        "503 `model_unavailable` after bounded retries",
+        "`failed`, `server_error` (after the workflow's retries)",
+    ),
+    Row(
+        "model connection refused",
+        refused,
+        (503, "model_unavailable"),
+        ("failed", "server_error"),
+        "503 `model_unavailable`",
+        "`failed`, `server_error`",
+    ),
+    Row(
+        "model hangs past the deadline",
+        model_fails(fake_model.hang(10)),
+        (504, "deadline_exceeded"),
+        ("failed", "server_error"),
+        "504 `deadline_exceeded`, inside the Lambda's remaining time",
+        "`failed`, `server_error` (the step's deadline; `expired` past `expires_at`)",
+    ),
+    Row(
+        "model body is not JSON",
+        model_fails(fake_model.raw(200, b"<html>Bad gateway</html>")),
+        (502, "model_error"),
+        ("failed", "server_error"),
+        "502 `model_error`",
+        "`failed`, `server_error`",
+    ),
+    Row(
+        "tool call with invalid JSON arguments",
+        script(fake_model.tool_calls(("get_uuid_from_username", "{not json")), ANSWER),
+        (200, "completed"),
+        ("completed", None),
+        "200 `completed`: the model is told the arguments are not valid JSON",
+        "`completed`",
+        model_hears="not valid JSON",
+    ),
+    Row(
+        "unknown tool name",
+        script(fake_model.tool_calls(("delete_all_players", {})), ANSWER),
+        (200, "completed"),
+        ("completed", None),
+        "200 `completed`: the model is told the tool does not exist",
+        "`completed`",
+        model_hears="delete_all_players",
+    ),
+    Row(
+        "model never stops calling tools",
+        script(*[fake_model.tool_calls(("get_offline_uuid", {"username": "Notch"}))] * 10),
+        (200, "incomplete"),
+        ("incomplete", None),
+        "200 `incomplete` after `MAX_TOOL_ROUNDS` (the answer says so)",
+        "`incomplete`, `metadata.incomplete_reason` `max_tool_rounds`",
+        settings={"MAX_TOOL_ROUNDS": "2"},
+    ),
+    Row(
+        "Mojang 403 HTML page (WAF)",
+        mojang_fails(Fault.waf()),
+        (200, "completed"),
+        ("completed", None),
+        MOJANG_UNAVAILABLE_CHAT.format("HTTP 403"),
+        MOJANG_UNAVAILABLE_RUN,
+        model_hears=UNAVAILABLE,
+        uncached=True,
+    ),
+    Row(
+        "Mojang 429",
+        mojang_fails(Fault.rate_limited(retry_after=0)),
+        (200, "completed"),
+        ("completed", None),
+        MOJANG_UNAVAILABLE_CHAT.format("HTTP 429"),
+        MOJANG_UNAVAILABLE_RUN,
+        model_hears=UNAVAILABLE,
+        uncached=True,
+    ),
+    Row(
+        "Mojang 500",
+        mojang_fails(Fault.server_error(500)),
+        (200, "completed"),
+        ("completed", None),
+        MOJANG_UNAVAILABLE_CHAT.format("HTTP 500"),
+        MOJANG_UNAVAILABLE_RUN,
+        model_hears=UNAVAILABLE,
+        uncached=True,
+    ),
+    Row(
+        "Mojang hangs",
+        mojang_fails(Fault.hanging(10)),
+        (200, "completed"),
+        ("completed", None),
+        MOJANG_UNAVAILABLE_CHAT.format("timed out"),
+        MOJANG_UNAVAILABLE_RUN,
+        model_hears=UNAVAILABLE,
+        uncached=True,
+    ),
+    Row(
+        "Mojang malformed JSON",
+        mojang_fails(Fault.malformed_json()),
+        (200, "completed"),
+        ("completed", None),
+        MOJANG_UNAVAILABLE_CHAT.format("malformed response"),
+        MOJANG_UNAVAILABLE_RUN,
+        model_hears=UNAVAILABLE,
+        uncached=True,
+    ),
+    Row(
+        "Mojang empty 200",
+        mojang_fails(Fault.empty_200()),
+        (200, "completed"),
+        ("completed", None),
+        MOJANG_UNAVAILABLE_CHAT.format("malformed response"),
+        MOJANG_UNAVAILABLE_RUN,
+        model_hears=UNAVAILABLE,
+        uncached=True,
+    ),
+    Row(
+        "Mojang huge body (2 MB)",
+        mojang_fails(Fault.huge_body()),
+        (200, "completed"),
+        ("completed", None),
+        MOJANG_UNAVAILABLE_CHAT.format("response too large")
+        + " (read stops at 1 MB; nothing of it reaches the model)",
+        MOJANG_UNAVAILABLE_RUN,
+        model_hears=UNAVAILABLE,
+        uncached=True,
+    ),
+    Row(
+        "Mojang bulk answer omits names",
+        bulk_omits,
+        (200, "completed"),
+        ("completed", None),
+        "200 `completed`: the omitted names are `not_found` (Mojang's meaning), the rest found",
+        "`completed`; omitted names cached as not found for 2 min, as any not-found",
+        model_hears='"not_found":["Notch"]',
+    ),
+    Row(
+        "every upstream hangs",
+        everything_hangs,
+        (504, "deadline_exceeded"),
+        ("failed", "server_error"),
+        "504 `deadline_exceeded`, inside the Lambda's remaining time",
+        "`failed`, `server_error`; the lookup reported timed out",
+        uncached=True,
+    ),
+]
+
+
+# --- What every row asserts --------------------------------------------------------------------
+
+
+def logged(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
+    captured = capsys.readouterr()
+    return captured.out + captured.err + log_text(caplog)
+
+
+def assert_no_secret(*texts: str) -> None:
+    for text in texts:
+        assert SECRET_KEY not in text
+        assert SECRET_KEY[:12] not in text  # not even a masked prefix of it
+
+
+def tool_messages(model: fake_model.FakeModelServer) -> str:
+    """Every tool message the model was sent, one per line."""
+    return "\n".join(
+        m["content"]
+        for r in model.requests
+        if r.body
+        for m in r.body["messages"]
+        if m["role"] == "tool"
+    )
+
+
+def assert_lookup_not_cached(mojang: FakeMojangServer) -> None:
+    """Once Mojang recovers, the same lookup goes upstream and is answered."""
+    mojang.clear_faults()
+    mojang.clear_log()
+    player = runtime.mojang().uuid_for_name("merrydith")
+    assert player is not None
+    assert player.id == MERRYDITH_UUID
+    assert len(mojang.requests()) == 1
+
+
+@pytest.fixture
+def upstreams(app_env: Any, monkeypatch: pytest.MonkeyPatch) -> Upstreams:
+    model, mojang = app_env
+    return Upstreams(model, mojang, monkeypatch)
+
+
+def prepare(row: Row, up: Upstreams, caplog: pytest.LogCaptureFixture, **settings: str) -> None:
+    caplog.set_level(logging.INFO)  # as deployed (LogLevel INFO)
+    # Scaled-down Mojang timeouts: a hang costs 0.5 s a try, one retry.
+    base = {"MOJANG_TIMEOUT_SECONDS": "0.5", "MOJANG_MAX_RETRIES": "1"}
+    for name, value in {**base, **settings, **row.settings}.items():
+        up.monkeypatch.setenv(name, value)
+    row.inject(up)
+    runtime.reset()
+
+
+chat_handler = function_handler("ChatFunction")
+
+
+@pytest.mark.parametrize("row", FAULTS, ids=[row.name for row in FAULTS])
+def test_chat_fault(
+    row: Row,
+    upstreams: Upstreams,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given the fault, and a Lambda with CHAT_SECONDS left
+    prepare(row, upstreams, caplog, MODEL_MAX_RETRIES="1")
+    event = load_event("chat-tutorial.json")
+    event.update(body=json.dumps({"message": QUESTION}), isBase64Encoded=False)
+
+    # When the question is asked
+    started = time.monotonic()
+    response = chat_handler(event, LambdaContext(CHAT_SECONDS))
+    elapsed = time.monotonic() - started
+
+    # Then the documented status and body come back, inside the deadline
+    assert elapsed < CHAT_SECONDS, f"took {elapsed:.2f} s"
+    raw = response["body"]
+    if response.get("isBase64Encoded"):
+        raw = base64.b64decode(raw).decode()
+    body = json.loads(raw)
+    status, kind = row.chat
+    assert response["statusCode"] == status, body
+    if status == 200:
+        assert body["status"] == kind
+        assert body["answer"]
+    else:
+        assert set(body) == {"error", "request_id"}
+        assert body["error"]["type"] == kind
+        assert body["error"]["message"]
+        assert "Traceback" not in raw
+    if kind == "model_rate_limited":
+        assert response["headers"]["Retry-After"] == "30"
+    if row.model_hears:
+        assert row.model_hears in tool_messages(upstreams.model)
+    # The key was in use, and shows in no response and no log line
+    requests = upstreams.model.requests
+    assert all(r.headers["authorization"] == f"Bearer {SECRET_KEY}" for r in requests)
+    assert_no_secret(raw, json.dumps(response["headers"]), logged(capsys, caplog))
+    if row.uncached:
+        assert_lookup_not_cached(upstreams.mojang)
+
+
+@pytest.mark.parametrize("row", FAULTS, ids=[row.name for row in FAULTS])
+def test_run_fault(
+    row: Row,
+    runs_stack: RunsStack,
+    upstreams: Upstreams,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given the fault; each workflow step has a 3 s deadline (1.5 s of it for the work)
+    use_settings(upstreams.monkeypatch, MODEL_MAX_RETRIES="0", REQUEST_DEADLINE_SECONDS="3")
+    prepare(row, upstreams, caplog)
+
+    # When a run is created and polled to its end
+    started = time.monotonic()
+    run = runs_stack.create(QUESTION)
+    final, _ = runs_stack.poll(run, timeout=20)
+    elapsed = time.monotonic() - started
+
+    # Then it ends with the documented status, and its execution has ended too
+    status, code = row.run
+    assert final["status"] == status, final
+    assert (final["last_error"] or {}).get("code") == code, final["last_error"]
+    if status == "incomplete":
+        assert final["metadata"]["incomplete_reason"] == "max_tool_rounds"
+    execution = runs_stack.wait(run["id"], timeout=20)
+    assert execution["status"] in ("SUCCEEDED", "FAILED")
+    assert elapsed < 20
+    code_, messages = runs_stack.call("GET", f"/v1/threads/{run['thread_id']}/messages")
+    assert code_ == 200
+    if status in ("completed", "incomplete"):
+        assert messages["data"][0]["role"] == "assistant"
+    if row.model_hears:
+        assert row.model_hears in tool_messages(upstreams.model)
+    assert_no_secret(json.dumps(final), json.dumps(messages), logged(capsys, caplog))
+    if row.uncached:
+        assert_lookup_not_cached(upstreams.mojang)
+
+
+# --- The table in the docs ---------------------------------------------------------------------
+
+README = ROOT / "README.md"
+
+
+def failure_table() -> str:
+    """The failure table, rendered from ``FAULTS``."""
+    lines = ["| fault | `POST /chat` | run (`GET /v1/threads/{thread_id}/runs/{run_id}`) |"]
+    lines.append("|---|---|---|")
+    lines += [f"| {row.name} | {row.chat_text} | {row.run_text} |" for row in FAULTS]
+    return "\n".join(lines) + "\n"
+
+
+def test_the_failure_table_in_the_docs_is_rendered_from_these_rows() -> None:
+    table = failure_table()
+    assert table in README.read_text(), (
+        "the failure table in README.md is out of date; it should read:\n" + table
+    )
+
+
+def test_every_row_has_a_distinct_name() -> None:
+    names = [row.name for row in FAULTS]
+    assert len(names) == len(set(names))
