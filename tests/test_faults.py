@@ -115,8 +115,19 @@ def bulk_omits(up: Upstreams) -> None:
     )
 
 
-MOJANG_UNAVAILABLE_CHAT = "200 `completed`: the model is told `Mojang API unavailable: {}`"
-MOJANG_UNAVAILABLE_RUN = "`completed`, same answer; not cached"
+def mojang_row(name: str, fault: Fault, reason: str, note: str = "") -> Row:
+    """A Mojang failure: never an HTTP error; the model is told, and nothing is cached."""
+    return Row(
+        name,
+        mojang_fails(fault),
+        (200, "completed"),
+        ("completed", None),
+        f"200 `completed`: the model is told `Mojang API unavailable: {reason}`{note}",
+        "`completed`, same answer; not cached",
+        model_hears=UNAVAILABLE,
+        uncached=True,
+    )
+
 
 FAULTS = [
     Row(
@@ -210,76 +221,17 @@ FAULTS = [
         "`incomplete`, `metadata.incomplete_reason` `max_tool_rounds`",
         settings={"MAX_TOOL_ROUNDS": "2"},
     ),
-    Row(
-        "Mojang 403 HTML page (WAF)",
-        mojang_fails(Fault.waf()),
-        (200, "completed"),
-        ("completed", None),
-        MOJANG_UNAVAILABLE_CHAT.format("HTTP 403"),
-        MOJANG_UNAVAILABLE_RUN,
-        model_hears=UNAVAILABLE,
-        uncached=True,
-    ),
-    Row(
-        "Mojang 429",
-        mojang_fails(Fault.rate_limited(retry_after=0)),
-        (200, "completed"),
-        ("completed", None),
-        MOJANG_UNAVAILABLE_CHAT.format("HTTP 429"),
-        MOJANG_UNAVAILABLE_RUN,
-        model_hears=UNAVAILABLE,
-        uncached=True,
-    ),
-    Row(
-        "Mojang 500",
-        mojang_fails(Fault.server_error(500)),
-        (200, "completed"),
-        ("completed", None),
-        MOJANG_UNAVAILABLE_CHAT.format("HTTP 500"),
-        MOJANG_UNAVAILABLE_RUN,
-        model_hears=UNAVAILABLE,
-        uncached=True,
-    ),
-    Row(
-        "Mojang hangs",
-        mojang_fails(Fault.hanging(10)),
-        (200, "completed"),
-        ("completed", None),
-        MOJANG_UNAVAILABLE_CHAT.format("timed out"),
-        MOJANG_UNAVAILABLE_RUN,
-        model_hears=UNAVAILABLE,
-        uncached=True,
-    ),
-    Row(
-        "Mojang malformed JSON",
-        mojang_fails(Fault.malformed_json()),
-        (200, "completed"),
-        ("completed", None),
-        MOJANG_UNAVAILABLE_CHAT.format("malformed response"),
-        MOJANG_UNAVAILABLE_RUN,
-        model_hears=UNAVAILABLE,
-        uncached=True,
-    ),
-    Row(
-        "Mojang empty 200",
-        mojang_fails(Fault.empty_200()),
-        (200, "completed"),
-        ("completed", None),
-        MOJANG_UNAVAILABLE_CHAT.format("malformed response"),
-        MOJANG_UNAVAILABLE_RUN,
-        model_hears=UNAVAILABLE,
-        uncached=True,
-    ),
-    Row(
+    mojang_row("Mojang 403 HTML page (WAF)", Fault.waf(), "HTTP 403"),
+    mojang_row("Mojang 429", Fault.rate_limited(retry_after=0), "HTTP 429"),
+    mojang_row("Mojang 500", Fault.server_error(500), "HTTP 500"),
+    mojang_row("Mojang hangs", Fault.hanging(10), "timed out"),
+    mojang_row("Mojang malformed JSON", Fault.malformed_json(), "malformed response"),
+    mojang_row("Mojang empty 200", Fault.empty_200(), "malformed response"),
+    mojang_row(
         "Mojang huge body (2 MB)",
-        mojang_fails(Fault.huge_body()),
-        (200, "completed"),
-        ("completed", None),
-        MOJANG_UNAVAILABLE_CHAT.format("response too large")
-        + " (read stops at 1 MB; nothing of it reaches the model)",
-        MOJANG_UNAVAILABLE_RUN,
-        model_hears=UNAVAILABLE,
-        uncached=True,
+        Fault.huge_body(),
+        "response too large",
+        " (read stops at 1 MB; nothing of it reaches the model)",
     ),
     Row(
         "Mojang bulk answer omits names",
