@@ -176,3 +176,100 @@ def test_invalid_configuration_is_rejected() -> None:
         TTLCache(max_entries=0)
     with pytest.raises(ValueError, match="negative"):
         TTLCache(ttl=-1)
+
+
+# --- many keys in one load ---------------------------------------------------------------------
+
+
+def test_many_loads_only_what_is_neither_cached_nor_in_flight(cache: TTLCache) -> None:
+    cache.put("a", 1)
+    calls: list[list[str]] = []
+
+    def loader(keys: list[str]) -> dict[str, object]:
+        calls.append(keys)
+        return {key: key.upper() for key in keys}
+
+    assert cache.get_or_load_many(["a", "b", "b", "c"], loader) == {"a": 1, "b": "B", "c": "C"}
+    assert calls == [["b", "c"]]  # "a" was cached, "b" asked once
+    assert cache.get_or_load_many(["b", "c"], loader) == {"b": "B", "c": "C"}
+    assert calls == [["b", "c"]]  # now all cached
+
+
+def test_overlapping_bulk_loads_send_each_shared_key_once() -> None:
+    cache = TTLCache(ttl=60, negative_ttl=10, max_entries=100)
+    first_started, release = threading.Event(), threading.Event()
+    calls: list[list[str]] = []
+
+    def slow(keys: list[str]) -> dict[str, object]:
+        calls.append(keys)
+        first_started.set()
+        release.wait(5)
+        return {key: f"v-{key}" for key in keys}
+
+    results: dict[str, dict[str, object]] = {}
+    first = threading.Thread(
+        target=lambda: results.update(a=cache.get_or_load_many(["x", "y"], slow))
+    )
+    first.start()
+    assert first_started.wait(5)
+    second = threading.Thread(
+        target=lambda: results.update(b=cache.get_or_load_many(["y", "z"], slow, wait=5))
+    )
+    second.start()
+    # Let the second caller start waiting on "y" and load "z" itself
+    deadline = time.monotonic() + 5
+    while len(calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert calls == [["x", "y"], ["z"]]
+    assert results["b"] == {"y": "v-y", "z": "v-z"}
+    assert cache.coalesced == 1
+
+
+def test_a_single_lookup_waits_for_a_bulk_load_of_its_key() -> None:
+    cache = TTLCache(ttl=60, negative_ttl=10, max_entries=100)
+    started, release = threading.Event(), threading.Event()
+
+    def bulk(keys: list[str]) -> dict[str, object]:
+        started.set()
+        release.wait(5)
+        return {key: key * 2 for key in keys}
+
+    thread = threading.Thread(target=lambda: cache.get_or_load_many(["ab", "cd"], bulk))
+    thread.start()
+    assert started.wait(5)
+    single_calls: list[str] = []
+    got: list[object] = []
+    waiter = threading.Thread(
+        target=lambda: got.append(
+            cache.get_or_load("cd", lambda: single_calls.append("cd") or "never", wait=5)
+        )
+    )
+    waiter.start()
+    time.sleep(0.05)
+    release.set()
+    thread.join(5)
+    waiter.join(5)
+    assert got == ["cdcd"]
+    assert single_calls == []
+
+
+def test_keys_the_loader_leaves_out_and_errors_are_not_stored(cache: TTLCache) -> None:
+    boom = ValueError("upstream failed")
+
+    def loader(keys: list[str]) -> dict[str, object]:
+        return {"a": boom}  # nothing for "b"
+
+    results = cache.get_or_load_many(["a", "b"], loader)
+    assert results["a"] is boom
+    assert isinstance(results["b"], LookupError)
+    calls: list[list[str]] = []
+
+    def second(keys: list[str]) -> dict[str, object]:
+        calls.append(keys)
+        return dict.fromkeys(keys, "ok")
+
+    assert cache.get_or_load_many(["a", "b"], second) == {"a": "ok", "b": "ok"}
+    assert calls == [["a", "b"]]  # neither the error nor the gap was cached

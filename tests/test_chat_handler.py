@@ -116,7 +116,7 @@ def test_the_invalid_event_gets_422_naming_each_problem(app_env: Any) -> None:
         ({"message": "hi", "temperature": 2}, 422, "invalid_request"),
         ({"question": "hi"}, 422, "invalid_request"),
         ('"just a string"', 422, "invalid_request"),
-        ({"message": "x" * 70_000}, 413, "request_too_large"),
+        ({"message": "x" * 600_000}, 413, "request_too_large"),
     ],
 )
 def test_bad_input_gets_a_clear_json_error(
@@ -127,6 +127,35 @@ def test_bad_input_gets_a_clear_json_error(
     assert code == status
     assert_error(answer, error_type or "invalid_request")
     assert model.requests == []
+
+
+def test_a_body_that_is_not_sent_as_json_gets_415(app_env: Any) -> None:
+    model, _ = app_env
+    event = post({"message": "hi"})
+    event["headers"]["content-type"] = "text/plain"
+    status, _, body = invoke(event)
+    assert status == 415
+    assert_error(body, "unsupported_media_type")
+    assert model.requests == []
+
+
+def test_media_types_are_case_insensitive(app_env: Any) -> None:
+    event = load_event("chat-tutorial.json")
+    event["headers"]["content-type"] = "APPLICATION/JSON; charset=UTF-8"
+    status, _, body = invoke(event)
+    assert status == 200, body
+
+
+def test_the_largest_valid_request_is_not_refused_as_too_large(app_env: Any) -> None:
+    # 21 texts of 2,000 characters that are 2 bytes each in UTF-8 and 6 bytes JSON-escaped
+    model, _ = app_env
+    model.script(fake_model.answer("ok"))
+    text = "Ж" * 2000
+    history = [{"role": "user" if i % 2 == 0 else "assistant", "content": text} for i in range(20)]
+    raw = json.dumps({"message": text, "history": history})  # ensure_ascii: \u0416 each
+    assert len(raw) > 240_000
+    status, _, body = invoke(post(raw))
+    assert status == 200, body
 
 
 def test_unknown_routes_get_404_in_the_error_shape(app_env: Any) -> None:
@@ -198,10 +227,10 @@ def test_a_key_secret_that_cannot_be_read_is_named(
     assert "OPENAI_API_KEY_SECRET" in body["error"]["message"]
 
 
-def test_a_refusal_is_the_answer(app_env: Any) -> None:
-    model, _ = app_env
-    completion = {
-        "id": "chatcmpl-refusal",
+def completion(**changes: Any) -> bytes:
+    """A raw chat.completion body, with parts replaced."""
+    body: dict[str, Any] = {
+        "id": "chatcmpl-x",
         "object": "chat.completion",
         "created": 1795000000,
         "model": "gpt-4o-mini",
@@ -209,16 +238,52 @@ def test_a_refusal_is_the_answer(app_env: Any) -> None:
             {
                 "index": 0,
                 "finish_reason": "stop",
-                "logprobs": None,
-                "message": {"role": "assistant", "content": None, "refusal": "I can't help."},
+                "message": {"role": "assistant", "content": "fine"},
             }
         ],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13},
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     }
-    model.script(fake_model.raw(200, json.dumps(completion).encode(), "application/json"))
+    body.update(changes)
+    return json.dumps(body).encode()
+
+
+def test_a_refusal_is_the_answer(app_env: Any) -> None:
+    model, _ = app_env
+    refusal = {"role": "assistant", "content": None, "refusal": "I can't help."}
+    choices = [{"index": 0, "finish_reason": "stop", "message": refusal}]
+    model.script(fake_model.raw(200, completion(choices=choices), "application/json"))
     status, _, body = invoke(load_event("chat-tutorial.json"))
     assert status == 200, body
     assert body["answer"] == "I can't help."
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        completion(choices="x"),
+        completion(choices=[{"index": 0, "finish_reason": "stop", "message": None}]),
+        completion(choices=[]),
+    ],
+    ids=["choices-not-a-list", "message-null", "no-choices"],
+)
+def test_a_completion_of_the_wrong_shape_is_the_model_servers_error(
+    app_env: Any, raw: bytes
+) -> None:
+    model, _ = app_env
+    model.script(fake_model.raw(200, raw, "application/json"))
+    status, _, body = invoke(load_event("chat-tutorial.json"))
+    assert status == 502, body
+    assert_error(body, "model_error")
+
+
+def test_null_token_counts_do_not_lose_the_answer(app_env: Any) -> None:
+    model, _ = app_env
+    usage = {"prompt_tokens": None, "completion_tokens": None, "total_tokens": None}
+    model.script(fake_model.raw(200, completion(usage=usage), "application/json"))
+    status, _, body = invoke(load_event("chat-tutorial.json"))
+    assert status == 200, body
+    assert body["answer"] == "fine"
+    assert body["usage"]["total_tokens"] == 0
 
 
 def test_a_transient_model_error_is_retried(app_env: Any) -> None:

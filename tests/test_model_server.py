@@ -17,8 +17,8 @@ import pytest
 
 from tests.conftest import SHARED_REFERENCE
 from tests.fakes.model_server import (
-    CHAT_SCHEMA_FILE,
     HELP,
+    SCHEMA_DIR,
     FakeModelServer,
     Step,
     answer,
@@ -422,7 +422,7 @@ def test_missing_api_key_is_401_with_the_real_body(server: FakeModelServer) -> N
 def test_hang_longer_than_the_client_timeout_is_a_timeout_and_blocks_nobody(
     server: FakeModelServer, client: openai.OpenAI
 ) -> None:
-    server.script(hang(1))
+    server.script(hang(3))
     messages: list[Any] = [{"role": "user", "content": "hi"}]
 
     with pytest.raises(openai.APITimeoutError):
@@ -430,7 +430,8 @@ def test_hang_longer_than_the_client_timeout_is_a_timeout_and_blocks_nobody(
     started = time.monotonic()
     completion = _ask(client, messages)  # served while the hanging handler still sleeps
 
-    assert time.monotonic() - started < 0.5
+    # Well under the hang, with room for a loaded machine: not queued behind it.
+    assert time.monotonic() - started < 2
     assert completion.choices[0].message.content == HELP
 
 
@@ -609,7 +610,6 @@ def test_invalid_json_body_is_400(server: FakeModelServer) -> None:
 def test_responses_validate_against_the_reference_schema(
     server: FakeModelServer, client: openai.OpenAI
 ) -> None:
-    assert CHAT_SCHEMA_FILE.is_relative_to(SHARED_REFERENCE)
     server.script(tool_calls(("get_uuid_from_username", {"username": "merrydith"})), answer("ok"))
     validator = schema_validator("CreateChatCompletionResponse")
     messages: list[Any] = [{"role": "user", "content": "hi"}]
@@ -699,3 +699,12 @@ def test_keep_alive_and_unknown_paths(server: FakeModelServer) -> None:
 
     assert statuses == [404, 404]
     assert body["error"]["message"] == "Invalid URL (GET /v1/chat/completions)"
+
+
+@pytest.mark.parametrize("name", ["chat_completions", "assistants_runs", "errors"])
+def test_the_schemas_are_the_official_ones(name: str) -> None:
+    # The copies the fakes validate against are the project's reference, byte for byte.
+    reference = SHARED_REFERENCE / "openai" / f"{name}.closure.json"
+    if not reference.exists():
+        pytest.skip("no ../shared/reference beside the checkout to compare with")
+    assert (SCHEMA_DIR / f"{name}.closure.json").read_bytes() == reference.read_bytes()

@@ -264,3 +264,28 @@ def test_the_step_events_drive_a_run_by_hand(runs_stack: RunsStack, app_env: Any
         assert store.get_run(run["id"], consistent=True).status == "completed"  # type: ignore[union-attr]
     with pytest.raises(LookupError, match="No run found"):
         run_step(load_event("run-step-model.json"), None)
+
+
+def test_a_body_not_sent_as_json_gets_415_in_openais_shape(
+    runs_stack: RunsStack, app_env: Any
+) -> None:
+    event = load_event("runs-create.json")
+    event["headers"] = {**event["headers"], "content-type": "text/plain"}
+    error = assert_openai_error(*runs_stack.send(event), 415)
+    assert error["type"] == "invalid_request_error"
+
+
+def test_text_in_parts_has_the_same_bound_as_text_in_one_piece(
+    runs_stack: RunsStack, app_env: Any
+) -> None:
+    parts = [{"type": "text", "text": "x" * 2000}] * 2
+    body = create_body()
+    body["thread"]["messages"][-1]["content"] = parts
+    status, answer = runs_stack.call("POST", "/v1/threads/runs", body)
+    error = assert_openai_error(status, answer, 400)
+    assert "at most 2000 characters" in error["message"]
+
+
+def test_no_body_at_all_is_a_clear_400(runs_stack: RunsStack, app_env: Any) -> None:
+    error = assert_openai_error(*runs_stack.call("POST", "/v1/threads/runs"), 400)
+    assert error["message"] == "The request needs a JSON body."

@@ -114,5 +114,5 @@ def test_the_key_comes_from_an_ssm_secure_string() -> None:
 )
 def test_a_secret_that_cannot_be_read_is_a_configuration_error(setting: str, method: str) -> None:
     settings = Settings.from_env({setting: "mojang-chat/does-not-exist"})
-    with pytest.raises(ConfigurationError, match=f"{setting}: 'mojang-chat/does-not-exist'"):
+    with pytest.raises(ConfigurationError, match=f"{setting}: the stored value could not be read"):
         getattr(settings, method)()

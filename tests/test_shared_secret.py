@@ -69,6 +69,18 @@ def test_chat_without_the_secret_gets_401_in_its_error_shape(
     assert mojang.requests() == []
 
 
+def test_a_named_stage_does_not_open_the_api(app_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # On a stage other than $default, API Gateway's raw path carries the stage's name
+    model, _ = app_env
+    use_settings(monkeypatch, API_SHARED_SECRET=SHARED)
+    event = load_event("chat-tutorial.json")
+    event["requestContext"]["stage"] = "prod"
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/prod/chat"
+    response = chat_handler(event, LambdaContext())
+    assert response["statusCode"] == 401
+    assert model.requests == []
+
+
 def test_chat_with_the_secret_is_answered(app_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     use_settings(monkeypatch, API_SHARED_SECRET=SHARED)
     status, _, raw = chat(headers={"X-Api-Key": SHARED})

@@ -223,8 +223,9 @@ def test_cors_allows_only_localhost_by_default(with_secret: dict[str, Any]) -> N
     assert set(cors["allowHeaders"]) == {"content-type", "authorization"}
     assert "*" not in json.dumps(cors)
     # What the local server's resolver answers, API Gateway answers when deployed.
-    from mojang_chat.api import CORS_EXPOSE_HEADERS, CORS_MAX_AGE
+    from mojang_chat.api import CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE
 
+    assert set(cors["allowHeaders"]) == set(CORS_ALLOW_HEADERS)
     assert set(cors["exposeHeaders"]) == set(CORS_EXPOSE_HEADERS)
     assert cors["maxAge"] == CORS_MAX_AGE
 

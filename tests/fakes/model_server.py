@@ -38,9 +38,9 @@ from typing import Any, Literal
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
-# Mirrors tests/conftest.py's SHARED_REFERENCE without importing conftest: the demo uses this
-# module outside pytest too.
-SCHEMA_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference" / "openai"
+# The official OpenAPI schemas (transitive closures of openai/openai-openapi, each file names its
+# commit), kept in the repository so a fresh clone tests and demos with no other checkout.
+SCHEMA_DIR = Path(__file__).resolve().parent / "openai"
 CHAT_SCHEMA_FILE = SCHEMA_DIR / "chat_completions.closure.json"
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]

@@ -11,20 +11,22 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mojang_chat.observability import logger
 from mojang_chat.settings import ConfigurationError, get_settings
 
-# Far above any valid request (a 2,000-character message and 20 turns of history), far below
-# what it costs to parse: bigger bodies are refused before they are read.
-MAX_BODY_BYTES = 64 * 1024
+# Above any valid request (21 texts of 2,000 characters, each up to 12 bytes as JSON-escaped
+# UTF-8), far below what it costs to parse: bigger bodies are refused before they are read.
+MAX_BODY_BYTES = 512 * 1024
 # The header server-to-server callers put the shared secret in (when one is configured).
 SHARED_SECRET_HEADER = "x-api-key"  # noqa: S105 (a header name, not a secret)
 
-# What pages on other origins may read of a response, and how long a preflight is reused: the
+# What pages on other origins may send and read, and how long a preflight is reused: the
 # same in template.yaml's CorsConfiguration (API Gateway answers CORS when deployed; a test
 # keeps the two equal).
+CORS_ALLOW_HEADERS = ("content-type", "authorization")
 CORS_EXPOSE_HEADERS = ("retry-after", "x-request-id")
 CORS_MAX_AGE = 600
 
@@ -54,6 +56,7 @@ class JsonApi(APIGatewayHttpResolver):
             cors = CORSConfig(
                 allow_origin=origins[0],
                 extra_origins=list(origins[1:]),
+                allow_headers=list(CORS_ALLOW_HEADERS),
                 expose_headers=list(CORS_EXPOSE_HEADERS),
                 max_age=CORS_MAX_AGE,
             )
@@ -66,8 +69,16 @@ class JsonApi(APIGatewayHttpResolver):
         def openapi_document() -> Response[str]:
             return Response(200, "application/json", self.get_openapi_json_schema())
 
+        def unsupported_media_type(error: RequestUnsupportedContentType) -> Response[str]:
+            message = "the request body must be JSON, sent with Content-Type: application/json"
+            return self.error(415, "unsupported_media_type", message)
+
+        # Registered here, before the APIs' catch-all, which would make it a 500.
+        self.exception_handler(RequestUnsupportedContentType)(unsupported_media_type)
+
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         """Answer one API Gateway (HTTP API v2) event."""
+        event = _with_lowercase_content_type(event)
         if _body_bytes(event) > MAX_BODY_BYTES:
             message = f"the request body is larger than {MAX_BODY_BYTES} bytes"
             return self._refuse(event, 413, "request_too_large", message)
@@ -95,7 +106,7 @@ class JsonApi(APIGatewayHttpResolver):
         """401 for a request to a protected path without the shared secret (when one is
         configured); None to go on. Preflights, docs and the widget stay open."""
         method = ((event.get("requestContext") or {}).get("http") or {}).get("method", "")
-        path = str(event.get("rawPath") or "")
+        path = _routed_path(event)
         if method == "OPTIONS" or not self.protected or not path.startswith(self.protected):
             return None
         try:
@@ -143,6 +154,26 @@ def request_id(event: Mapping[str, Any], context: LambdaContext | None) -> str:
     return str(getattr(context, "aws_request_id", "") or "local")
 
 
+def _with_lowercase_content_type(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The event with its Content-Type in lower case: media types are case-insensitive
+    (``APPLICATION/JSON`` is JSON), Powertools' check is not."""
+    headers = event.get("headers") or {}
+    value = headers.get("content-type")
+    if not value or value == value.lower():
+        return event
+    return {**event, "headers": {**headers, "content-type": value.lower()}}
+
+
+def _routed_path(event: Mapping[str, Any]) -> str:
+    """The path the resolver routes on: the raw path without a named stage's prefix
+    (``/prod/chat`` on stage ``prod`` is ``/chat``), by the rule Powertools applies."""
+    path = str(event.get("rawPath") or "/")
+    stage = str((event.get("requestContext") or {}).get("stage") or "")
+    if stage and stage != "$default" and path.startswith(f"/{stage}"):
+        return path[len(stage) + 1 :] or "/"
+    return path
+
+
 def _text_body(event: Mapping[str, Any]) -> bool:
     """False when a base64-encoded body is not UTF-8 text (Powertools would fail with a
     UnicodeDecodeError, a 500, while parsing it)."""
@@ -157,8 +188,8 @@ def _text_body(event: Mapping[str, Any]) -> bool:
 
 
 def _body_bytes(event: Mapping[str, Any]) -> int:
-    body = event.get("body") or ""
-    size = len(body)
+    body = str(event.get("body") or "")
     if event.get("isBase64Encoded"):
-        size = size * 3 // 4
-    return size
+        return len(body) * 3 // 4
+    # Characters can be up to 4 bytes: count bytes only when the characters alone could pass.
+    return len(body) if len(body) * 4 <= MAX_BODY_BYTES else len(body.encode())

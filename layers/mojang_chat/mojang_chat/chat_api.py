@@ -124,7 +124,7 @@ def _documented(*statuses: int) -> dict[int, Any]:
 ERRORS = {
     400: "The body is not JSON.",
     401: "A shared secret is configured and the X-Api-Key header is missing or wrong.",
-    413: "The body is larger than 64 KiB.",
+    413: "The body is larger than 512 KiB.",
     422: "The body is JSON but not a valid request (the message names the field).",
     429: "Too many requests (API Gateway throttling).",
     500: "A setting is invalid (the message names it), or a bug (quote the request id).",

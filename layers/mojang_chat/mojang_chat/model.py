@@ -191,31 +191,38 @@ class Model:
 
 
 def _turn(response: Any, requested_model: str) -> ModelTurn:
-    choices = getattr(response, "choices", None)
-    if not choices:
-        raise ModelFailed("the model server sent a response with no choices")
-    choice = choices[0]
-    message = choice.message
-    calls = [
-        ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments or "")
-        for call in message.tool_calls or ()
-        if getattr(call, "type", "function") == "function"
-    ]
-    usage = Usage()
-    if response.usage is not None:
-        usage = Usage(
-            response.usage.prompt_tokens,
-            response.usage.completion_tokens,
-            response.usage.total_tokens,
+    """The turn a completion holds. The SDK builds responses without validating them, and
+    "OpenAI-compatible" servers vary: whatever does not have the expected shape is the model
+    server's error (502), never ours."""
+    try:
+        choice = response.choices[0]
+        message = choice.message
+        calls = [
+            ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments or "")
+            for call in message.tool_calls or ()
+            if getattr(call, "type", "function") == "function"
+        ]
+        usage = response.usage
+        return ModelTurn(
+            # A refusal is the model's answer too (content is null then): the caller shows it.
+            content=message.content or getattr(message, "refusal", None),
+            tool_calls=calls,
+            finish_reason=choice.finish_reason or "stop",
+            model=response.model or requested_model,
+            usage=Usage(
+                _tokens(usage, "prompt_tokens"),
+                _tokens(usage, "completion_tokens"),
+                _tokens(usage, "total_tokens"),
+            ),
         )
-    return ModelTurn(
-        # A refusal is the model's answer too (content is null then): the caller shows it.
-        content=message.content or getattr(message, "refusal", None),
-        tool_calls=calls,
-        finish_reason=choice.finish_reason or "stop",
-        model=response.model or requested_model,
-        usage=usage,
-    )
+    except (AttributeError, IndexError, KeyError, TypeError) as error:
+        raise ModelFailed("the model server sent a completion of an unexpected shape") from error
+
+
+def _tokens(usage: Any, field: str) -> int:
+    # Some servers leave usage out, or send null counts.
+    value = getattr(usage, field, None)
+    return value if isinstance(value, int) else 0
 
 
 def _retry_delay(error: Exception, attempt: int) -> float:

@@ -512,8 +512,10 @@ class MojangClient:
                 invalid[key] = str(result)
             elif isinstance(result, MojangError):
                 failures[key] = str(result)
-            else:  # gave up waiting for a concurrent lookup of the name
+            elif isinstance(result, TimeoutError):  # gave up waiting for a concurrent lookup
                 failures[key] = str(UpstreamError("timed out"))
+            else:  # the lookup gave no answer for the name
+                failures[key] = str(UpstreamError("no answer for this name"))
 
         return BulkLookup(
             found=[answer for key in order if (answer := answers.get(key)) is not None],

@@ -9,7 +9,7 @@
 Errors have OpenAI's shape, ``{"error": {"type", "message", "param", "code"}}``, and status:
 400 for a request OpenAI would refuse (invalid JSON or parameters, an unsupported option, a
 cancel of a finished run), 401 without the shared secret (when one is configured), 404 for an
-unknown assistant, thread, run or URL, 413 for a body over 64 KiB, 500 when the service is
+unknown assistant, thread, run or URL, 413 for a body over 512 KiB, 500 when the service is
 misconfigured or broken.
 """
 
@@ -21,12 +21,12 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from mojang_chat import runtime
 from mojang_chat.api import JsonApi
 from mojang_chat.chat import SYSTEM_PROMPT, build_messages
-from mojang_chat.chat_api import MAX_HISTORY_TURNS, Text
+from mojang_chat.chat_api import MAX_HISTORY_TURNS, MAX_MESSAGE_CHARS, Text
 from mojang_chat.mojang_tools import mojang_tools
 from mojang_chat.observability import logger
 from mojang_chat.runs import (
@@ -70,6 +70,13 @@ class ThreadMessage(BaseModel):
         if isinstance(self.content, str):
             return self.content
         return "\n".join(part.text for part in self.content)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ThreadMessage:
+        # The same bound as /chat's messages, whether the text comes in one piece or in parts.
+        if len(self.text) > MAX_MESSAGE_CHARS:
+            raise ValueError(f"a message's text is at most {MAX_MESSAGE_CHARS} characters")
+        return self
 
 
 class NewThread(BaseModel):
@@ -196,7 +203,7 @@ ERRORS = {
     400: "Invalid JSON or parameters, an unsupported option, or a cancel of a finished run.",
     401: "A shared secret is configured and neither X-Api-Key nor the bearer token matches.",
     404: "No such assistant, thread, run or URL.",
-    413: "The body is larger than 64 KiB.",
+    413: "The body is larger than 512 KiB.",
     500: "The service is misconfigured or failed.",
 }
 
@@ -389,6 +396,8 @@ def _describe(problems: Sequence[Mapping[str, Any]]) -> tuple[str, str | None, s
     param = "".join(
         f"[{part}]" if isinstance(part, int) else f".{part}" for part in location
     ).lstrip(".")
+    if problem.get("type") == "missing" and not param:
+        return "The request needs a JSON body.", None, "missing_required_parameter"
     if problem.get("type") == "missing":
         return (
             f"Missing required parameter: '{param}'.",

@@ -174,14 +174,20 @@ def _stored(setting: str, name: str) -> str:
     from aws_lambda_powertools.utilities import parameters
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+    from mojang_chat.observability import logger
+
     try:
         if setting.endswith("_PARAMETER"):
             value = parameters.get_parameter(name, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
         else:
             value = parameters.get_secret(name, max_age=SECRET_MAX_AGE_SECONDS)
     except GetParameterError as error:
+        # The setting is named; the secret's own name stays in the logs (callers are strangers).
+        logger.error("could not read a stored secret", extra={"setting": setting, "secret_name": name})
         cause = type(error.__cause__).__name__ if error.__cause__ else "unreadable"
-        raise ConfigurationError(f"{setting}: {name!r} could not be read ({cause})") from None
+        raise ConfigurationError(
+            f"{setting}: the stored value could not be read ({cause})"
+        ) from None
     return str(value)
 
 
