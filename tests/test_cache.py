@@ -242,11 +242,12 @@ def test_a_single_lookup_waits_for_a_bulk_load_of_its_key() -> None:
     assert started.wait(5)
     single_calls: list[str] = []
     got: list[object] = []
-    waiter = threading.Thread(
-        target=lambda: got.append(
-            cache.get_or_load("cd", lambda: single_calls.append("cd") or "never", wait=5)
-        )
-    )
+
+    def single() -> object:
+        single_calls.append("cd")
+        return "never"
+
+    waiter = threading.Thread(target=lambda: got.append(cache.get_or_load("cd", single, wait=5)))
     waiter.start()
     time.sleep(0.05)
     release.set()

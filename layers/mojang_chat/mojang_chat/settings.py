@@ -183,7 +183,9 @@ def _stored(setting: str, name: str) -> str:
             value = parameters.get_secret(name, max_age=SECRET_MAX_AGE_SECONDS)
     except GetParameterError as error:
         # The setting is named; the secret's own name stays in the logs (callers are strangers).
-        logger.error("could not read a stored secret", extra={"setting": setting, "secret_name": name})
+        logger.error(
+            "could not read a stored secret", extra={"setting": setting, "secret_name": name}
+        )
         cause = type(error.__cause__).__name__ if error.__cause__ else "unreadable"
         raise ConfigurationError(
             f"{setting}: the stored value could not be read ({cause})"
