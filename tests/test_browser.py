@@ -6,9 +6,12 @@ UPDATE_SCREENSHOT=1)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,7 @@ import pytest
 from mojang_chat.local.server import LocalServer, running
 from tests.conftest import ROOT, TEMPLATE, TUTORIAL, TUTORIAL_STATUSES
 from tests.fakes import model_server as fake_model
-from tests.fakes.mojang_server import MERRYDITH_UUID, Fault
+from tests.fakes.mojang_server import JEB_UUID, MERRYDITH_UUID, Fault
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -35,6 +38,10 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 ANSWER_TIMEOUT_MS = 30_000
+JEB = "and what is the uuid of jeb_?"
+# GET /v1/threads/{thread_id}/runs/{run_id}: a poll (not .../cancel)
+POLL = re.compile(r"/v1/threads/[^/]+/runs/[^/?]+$")
+CANCEL = re.compile(r"/v1/threads/[^/]+/runs/[^/]+/cancel$")
 
 
 def chromium_executable() -> str:
@@ -78,18 +85,31 @@ def server(app_env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalServe
 class Page:
     """A browser tab on the demo page, recording console errors."""
 
-    def __init__(self, browser: Any, url: str, width: int = 1000, height: int = 860) -> None:
+    def __init__(
+        self,
+        browser: Any,
+        url: str,
+        width: int = 1000,
+        height: int = 860,
+        before: Callable[[Any], None] | None = None,
+    ) -> None:
         self.context = browser.new_context(viewport={"width": width, "height": height})
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        if before:
+            before(self.page)  # e.g. routes that must be in place before the page loads
         self.page.goto(url)
         self.input = self.page.get_by_label("Your question")
 
     def _console(self, message: Any) -> None:
         if message.type == "error":
             self.errors.append(message.text)
+
+    def script_errors(self) -> list[str]:
+        """The errors, less Chromium's line for each response with an error status."""
+        return [e for e in self.errors if not e.startswith("Failed to load resource")]
 
     def ask(self, question: str) -> None:
         self.input.fill(question)
@@ -108,6 +128,17 @@ class Page:
         )
         return statuses
 
+    def posts(self, path: str) -> list[Any]:
+        """The JSON bodies of the page's POSTs to ``path`` from now on (the list fills up)."""
+        bodies: list[Any] = []
+
+        def record(request: Any) -> None:
+            if request.method == "POST" and request.url.endswith(path):
+                bodies.append(request.post_data_json)
+
+        self.page.on("request", record)
+        return bodies
+
     def screenshot(self, name: str) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
         path = ARTIFACTS / name
@@ -122,8 +153,8 @@ class Page:
 def open_page(browser: Any) -> Iterator[Any]:
     pages: list[Page] = []
 
-    def open_(url: str, **size: int) -> Page:
-        page = Page(browser, url, **size)
+    def open_(url: str, **options: Any) -> Page:
+        page = Page(browser, url, **options)
         pages.append(page)
         return page
 
@@ -261,9 +292,14 @@ def test_keyboard_only(server: LocalServer, open_page: Any) -> None:
     page.page.keyboard.type(TUTORIAL)
     page.page.keyboard.press("Enter")
     assert MERRYDITH_UUID in page.wait_for_answer(MERRYDITH_UUID)
-    # The answer is announced to screen readers through the live status region
-    live = page.page.locator(".mcw-sr[aria-live=polite]")
-    assert MERRYDITH_UUID in live.inner_text()
+    # The answer is announced to screen readers once: by the log, the widget's one live region
+    log = page.page.locator(".mcw-log")
+    assert log.get_attribute("role") == "log"
+    assert log.get_attribute("aria-live") == "polite"
+    assert log.get_attribute("aria-busy") is None
+    assert MERRYDITH_UUID in log.inner_text()
+    live = "[aria-live], [role=status], [role=alert], [role=log]"
+    assert page.page.locator(f"#chat {live}, body > {live}").count() == 1
     assert page.errors == []
 
 
@@ -281,3 +317,147 @@ def test_without_a_model_the_page_says_what_to_set(open_page: Any) -> None:
         assert "OPENAI_API_KEY" in alert.inner_text()
         assert "Traceback" not in alert.inner_text()
         page.screenshot("demo-no-model.png")
+
+
+def test_an_emoji_answer_never_breaks_the_conversation(
+    server: LocalServer, open_page: Any, model_server: Any
+) -> None:
+    page = open_page(f"{server.url}/?mode=chat")
+    sent = page.posts("/chat")
+    # Given an answer of 2,101 code points, mostly emoji (two UTF-16 units each)
+    emoji = "a" + "\N{GRINNING FACE}" * 2100
+    model_server.script(fake_model.answer(emoji))
+    page.ask(TUTORIAL)
+    page.wait_for_answer("a\N{GRINNING FACE}")
+    # When a follow-up is asked, it goes with the answer cut at 2,000 code points, no half emoji
+    page.ask(JEB)
+    assert JEB_UUID in page.wait_for_answer(JEB_UUID, index=1)
+    assert sent[1]["history"] == [
+        {"role": "user", "content": TUTORIAL},
+        {"role": "assistant", "content": emoji[:2000]},
+    ]
+    # And when the API refuses the conversation anyway (422), it is cleared, the log is kept,
+    # and Retry asks the question on its own
+    page.page.route(
+        "**/chat",
+        lambda route: route.fulfill(
+            status=422,
+            content_type="application/json",
+            body='{"error":{"message":"history.1.content: invalid"}}',
+        ),
+        times=1,
+    )
+    page.ask(JEB)
+    alert = page.page.locator(".mcw-error")
+    alert.wait_for()
+    assert "history.1.content: invalid" in alert.inner_text()
+    assert "conversation could not be sent, so it was cleared" in alert.inner_text()
+    alert.get_by_role("button", name="Retry").click()
+    assert JEB_UUID in page.wait_for_answer(JEB_UUID, index=2)
+    assert sent[-1]["history"] == []
+    assert page.page.locator(".mcw-user").count() == 3
+    assert page.script_errors() == []
+
+
+def test_retry_does_nothing_while_a_question_is_in_flight(
+    server: LocalServer, open_page: Any, model_server: Any
+) -> None:
+    page = open_page(f"{server.url}/?mode=chat")
+    sent = page.posts("/chat")
+    # Given a failed question, its Retry button on screen
+    model_server.script(fake_model.overloaded())
+    page.ask(TUTORIAL)
+    retry = page.page.locator(".mcw-error").get_by_role("button", name="Retry")
+    retry.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    # When another question is in flight (a slow model)
+    model_server.script(fake_model.hang(1.5))
+    page.ask(JEB)
+    page.page.locator(".mcw-form button[disabled]").wait_for()
+    # Then Retry is disabled, and even a click that gets through resends nothing
+    assert retry.is_disabled()
+    retry.evaluate("button => { button.disabled = false; button.click(); }")
+    assert JEB_UUID in page.wait_for_answer(JEB_UUID)
+    assert [body["message"] for body in sent] == [TUTORIAL, JEB]
+    assert page.page.locator(".mcw-error").count() == 1
+    # And once the answer is in, Retry works again
+    retry.click()
+    assert MERRYDITH_UUID in page.wait_for_answer(MERRYDITH_UUID, index=0)
+    assert [body["message"] for body in sent] == [TUTORIAL, JEB, TUTORIAL]
+
+
+def test_a_throttled_poll_waits_for_retry_after(server: LocalServer, open_page: Any) -> None:
+    page = open_page(f"{server.url}/?mode=runs")
+    polls: list[float] = []
+    page.page.on(
+        "request",
+        lambda request: polls.append(time.monotonic()) if POLL.search(request.url) else None,
+    )
+    # Given three polls in a row throttled with Retry-After: 2 (three failures would end a run)
+    page.page.route(
+        POLL,
+        lambda route: route.fulfill(
+            status=429,
+            headers={"Retry-After": "2"},
+            content_type="application/json",
+            body='{"message":"Too Many Requests"}',
+        ),
+        times=3,
+    )
+    page.ask(TUTORIAL)
+    # Then the run is still followed to its answer, each retry after the time asked for
+    assert MERRYDITH_UUID in page.wait_for_answer(MERRYDITH_UUID)
+    assert page.page.locator(".mcw-error").count() == 0
+    gaps = [later - earlier for earlier, later in pairwise(polls[:4])]
+    assert len(gaps) == 3
+    assert min(gaps) >= 1.9, gaps
+    assert page.script_errors() == []
+
+
+def test_a_run_past_its_expiry_is_given_up_and_cancelled(
+    server: LocalServer, open_page: Any, model_server: Any
+) -> None:
+    page = open_page(f"{server.url}/?mode=runs")
+    created: dict[str, Any] = {}
+
+    def create(route: Any) -> None:
+        # Given a run that expires one second after it is created (as the page is told)
+        response = route.fetch()
+        created.update(response.json())
+        created["expires_at"] = created["created_at"] + 1
+        route.fulfill(response=response, json=created)
+
+    page.page.route("**/v1/threads/runs", create)
+    # And a model that takes longer than that
+    model_server.script(fake_model.hang(15))
+    with page.page.expect_response(CANCEL, timeout=ANSWER_TIMEOUT_MS) as cancel:
+        page.ask(TUTORIAL)
+        alert = page.page.locator(".mcw-error")
+        alert.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    # Then the widget gives up soon after expires_at, cancels the run, and says so
+    assert "No answer before the run expired, so it was cancelled" in alert.inner_text()
+    assert f"/v1/threads/{created['thread_id']}/runs/{created['id']}/cancel" in cancel.value.url
+    assert cancel.value.request.method == "POST"
+    assert cancel.value.status == 200
+    assert cancel.value.json()["status"] == "cancelling"
+
+
+@pytest.mark.parametrize("endpoint", ["", "/", None])
+def test_the_demo_needs_no_absolute_endpoint(
+    server: LocalServer, open_page: Any, endpoint: str | None
+) -> None:
+    def rewrite(page: Any) -> None:
+        # The demo page with data-endpoint empty, relative, or left out
+        def serve(route: Any) -> None:
+            response = route.fetch()
+            attribute = "" if endpoint is None else f'data-endpoint="{endpoint}"'
+            body = re.sub(r'data-endpoint="[^"]*"', attribute, response.text())
+            route.fulfill(response=response, body=body)
+
+        page.route(f"{server.url}/?mode=chat", serve)
+
+    page = open_page(f"{server.url}/?mode=chat", before=rewrite)
+    tag = page.page.locator("script[data-target]")
+    assert tag.get_attribute("data-endpoint") == endpoint
+    page.ask(TUTORIAL)
+    assert MERRYDITH_UUID in page.wait_for_answer(MERRYDITH_UUID)
+    assert page.errors == []

@@ -1,9 +1,10 @@
 /*! mojang-chat widget: ask about Minecraft players from any web page.
  *
- *   <script src="https://API/widget.js" data-endpoint="https://API" defer></script>
+ *   <script src="https://API/widget.js" defer></script>
  *
  * Options (data-* attributes of the script tag):
- *   data-endpoint      base URL of the API (default: where this file was loaded from)
+ *   data-endpoint      base URL of the API; empty or absent: the folder this file was loaded
+ *                      from (same origin); a relative URL is resolved against this file's URL
  *   data-mode          "runs" (default: a run of the Step Functions workflow, its statuses
  *                      polled live) or "chat" (one POST /chat request)
  *   data-target        CSS selector of an element to render into; default: a chat button
@@ -17,11 +18,16 @@
   var script = document.currentScript;
   if (!script) return;
   var attr = function (name, fallback) { return script.getAttribute("data-" + name) || fallback; };
-  var endpoint = attr("endpoint", new URL(script.src, location.href).origin).replace(/\/+$/, "");
+  // "" or "." is where widget.js came from (with an API Gateway stage's /prod prefix, if any).
+  var endpoint = new URL(attr("endpoint", "."), new URL(script.src, location.href)).href
+    .replace(/[?#].*$/, "").replace(/\/+$/, "");
   var mode = attr("mode", "runs") === "chat" ? "chat" : "runs";
   var title = attr("title", "Ask about Minecraft players");
   var assistantId = attr("assistant-id", "asst_default");
-  var POLL_MS = 400, POLL_MAX_MS = 2000, RUN_TIMEOUT_MS = 120000, MAX_HISTORY = 20, MAX_CHARS = 2000;
+  // Polling starts at the SDK's 1 s and slows to 2.5 s while the status does not change; a run
+  // is given up (and cancelled) a little after its expires_at (600 s when it has none).
+  var POLL_MS = 1000, POLL_MAX_MS = 2500, EXPIRY_GRACE_MS = 5000, DEFAULT_EXPIRES_S = 600;
+  var MAX_HISTORY = 20, MAX_CHARS = 2000;
   var TERMINAL = ["completed", "incomplete", "failed", "cancelled", "expired"];
   var LABELS = {
     queued: "queued", in_progress: "in progress", requires_action: "calling the Mojang API",
@@ -66,8 +72,7 @@
     ".mcw :focus-visible,.mcw-launcher:focus-visible{outline:3px solid #0969da;outline-offset:2px}",
     ".mcw-launcher{position:fixed;right:16px;bottom:16px;z-index:2147483000;border-radius:28px;",
     "border:0;background:#2d6a1f;color:#fff;font:600 15px system-ui,sans-serif;padding:14px 20px;",
-    "cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25)}",
-    ".mcw-sr{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}"
+    "cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25)}"
   ].join("");
 
   function el(tag, className, text) {
@@ -81,6 +86,22 @@
     this.status = status;
     this.message = message;
     this.fallback = !!(extra && extra.fallback);
+    this.refused = !!(extra && extra.refused);
+    this.retryAfter = (extra && extra.retryAfter) || 0;  // seconds, from a 429's Retry-After
+  }
+
+  // At most MAX_CHARS code points (never half an emoji), without lone surrogates: the API
+  // counts code points and refuses what is not valid Unicode.
+  function clip(text) {
+    return Array.from(String(text)).filter(function (c) { return !/^[\uD800-\uDFFF]$/.test(c); })
+      .slice(0, MAX_CHARS).join("");
+  }
+
+  // Retry-After in seconds (a number or an HTTP date); 0 when absent or unreadable.
+  function retryAfter(response) {
+    var value = (response.headers.get("Retry-After") || "").trim();
+    var seconds = /^\d+$/.test(value) ? Number(value) : (Date.parse(value) - Date.now()) / 1000;
+    return seconds > 0 ? seconds : 0;
   }
 
   // A readable message for a failed response: what happened, and what to do.
@@ -92,13 +113,16 @@
       return new ApiError(404, "the runs API is not available", { fallback: true });
     }
     if (status === 429) {
-      var wait = parseInt(response.headers.get("Retry-After") || "", 10);
-      return new ApiError(429, "Too many requests. Try again in " + (wait > 0 ? wait : 5) + " s.");
+      var wait = retryAfter(response);
+      return new ApiError(429, "Too many requests. Try again in " + (Math.ceil(wait) || 5) + " s.",
+        { retryAfter: wait });
     }
     if (status >= 500) {
       return new ApiError(status, "The server could not answer (" + status + ")" + (detail ? ": " + detail : "."));
     }
-    return new ApiError(status, detail || "The request failed (" + status + ").");
+    // The API refused what was sent (too large, or a field it finds invalid): see Widget.run.
+    var refused = status === 413 || status === 422 || (status === 400 && path === "/v1/threads/runs");
+    return new ApiError(status, detail || "The request failed (" + status + ").", { refused: refused });
   }
 
   function request(method, path, body) {
@@ -132,15 +156,18 @@
     try { return JSON.parse(text); } catch (ignored) { return null; }
   }
 
-  function Widget(root, announce) {
+  function Widget(root) {
     var self = this;
     this.history = [];
     this.busy = false;
-    this.announce = announce;
     root.appendChild(el("h2", "mcw-head", title));
     this.head = root.firstChild;
+    // The one live region: screen readers read what is added to the log (the question, each
+    // status, the answer or the error) once. No other region repeats it, and no aria-busy,
+    // which would hold the statuses back until the answer.
     this.log = el("div", "mcw-log");
     this.log.setAttribute("role", "log");
+    this.log.setAttribute("aria-live", "polite");
     this.log.setAttribute("aria-label", "Conversation");
     this.log.tabIndex = 0;
     this.log.appendChild(el("p", "mcw-empty", "Ask me about a Minecraft player, e.g. \u201cwhat is the id of the player username merrydith\u201d."));
@@ -173,7 +200,17 @@
   Widget.prototype.setBusy = function (busy) {
     this.busy = busy;
     this.send.disabled = busy;
-    this.log.setAttribute("aria-busy", busy ? "true" : "false");
+    this.log.querySelectorAll(".mcw-error button").forEach(function (b) { b.disabled = busy; });
+  };
+
+  // Keep a finished exchange as history: the newest MAX_HISTORY turns, each at most MAX_CHARS
+  // code points, never a blank one (the API refuses those and then every later question).
+  Widget.prototype.remember = function (question, answer) {
+    question = clip(question).trim();
+    answer = clip(answer).trim();
+    if (!question || !answer) return;
+    this.history = this.history.concat([{ role: "user", content: question }, { role: "assistant", content: answer }])
+      .slice(-MAX_HISTORY);
   };
 
   Widget.prototype.scroll = function () { this.log.scrollTop = this.log.scrollHeight; };
@@ -198,22 +235,28 @@
     this.setBusy(true);
     var asked = mode === "runs" ? this.viaRuns(text, state) : this.viaChat(text, state);
     return asked.then(function (answer) {
-      self.history.push({ role: "user", content: text.slice(0, MAX_CHARS) });
-      self.history.push({ role: "assistant", content: answer.slice(0, MAX_CHARS) });
-      self.history = self.history.slice(-MAX_HISTORY);
-      turn.appendChild(el("div", "mcw-msg mcw-bot", answer));
-      self.announce("Answer: " + answer);
+      answer = answer == null ? "" : String(answer);
+      self.remember(text, answer);
+      turn.appendChild(el("div", "mcw-msg mcw-bot", answer.trim() ? answer : "(no answer)"));
     }, function (error) {
       if (error && error.fallback && mode === "runs") {
         mode = "chat";  // this API has no runs routes: answer through /chat instead
         return self.run(text, turn);
       }
+      var message = (error && error.message) || String(error);
+      if (error && error.refused && self.history.length) {
+        // The API refused the conversation as sent (too large, or a turn it finds invalid):
+        // forget it, keep the log on screen, and let the conversation go on from here.
+        self.history = [];
+        message += " The earlier conversation could not be sent, so it was cleared: Retry asks this question on its own.";
+      }
+      // No role="alert": the log is already a live region and reads the error once.
       var box = el("div", "mcw-error");
-      box.setAttribute("role", "alert");
-      box.appendChild(el("span", null, (error && error.message) || String(error)));
+      box.appendChild(el("span", null, message));
       var retry = el("button", null, "Retry");
       retry.type = "button";
       retry.addEventListener("click", function () {
+        if (self.busy) return;  // a question is in flight: one at a time
         box.remove();
         self.run(text, turn).then(function () { self.input.focus(); });
       });
@@ -235,7 +278,6 @@
     var item = el("li", null, label);
     item.setAttribute("data-status", status);
     state.trail.appendChild(item);
-    this.announce(label);
     this.scroll();
   };
 
@@ -282,28 +324,44 @@
   Widget.prototype.viaRuns = function (text, state) {
     var self = this;
     var messages = this.history.concat([{ role: "user", content: text }]);
-    var started = Date.now(), delay = POLL_MS, failures = 0, seenCalls = {};
     var body = { assistant_id: assistantId, thread: { messages: messages } };
-    function poll(run) {
-      var calls = [];
-      if (run.status === "requires_action" && run.required_action) {
-        calls = run.required_action.submit_tool_outputs.tool_calls.filter(function (c) {
-          return !seenCalls[c.id] && (seenCalls[c.id] = true);
-        }).map(function (c) { return { name: c.function.name, arguments: parseArgs(c.function.arguments) }; });
-        if (calls.length) self.status(state, run.status, calls);
-        self.showTools(state, calls);
-      } else {
-        self.status(state, run.status);
-      }
+    var asked = Date.now(), giveUpAt = 0, delay = POLL_MS, failures = 0, seenCalls = {};
+    function runPath(run) {
+      return "/v1/threads/" + encodeURIComponent(run.thread_id) + "/runs/" + encodeURIComponent(run.id);
+    }
+    // Stop waiting, and cancel the run so that it stops spending tokens (best effort).
+    function giveUp(run, error) {
+      request("POST", runPath(run) + "/cancel").catch(function () {});
+      throw error;
+    }
+    function show(run) {
+      if (run.status !== "requires_action" || !run.required_action) return self.status(state, run.status);
+      var calls = run.required_action.submit_tool_outputs.tool_calls.filter(function (c) {
+        return !seenCalls[c.id] && (seenCalls[c.id] = true);
+      }).map(function (c) { return { name: c.function.name, arguments: parseArgs(c.function.arguments) }; });
+      if (calls.length) self.status(state, run.status, calls);
+      self.showTools(state, calls);
+    }
+    // wait: how long to wait before the next poll (a 429's Retry-After), else the back-off.
+    function poll(run, previous, wait) {
+      show(run);
       if (TERMINAL.indexOf(run.status) >= 0) return finish(run);
-      if (Date.now() - started > RUN_TIMEOUT_MS) throw new ApiError(504, "No answer in time. Please retry.");
-      return sleep(delay).then(function () {
+      if (run.status !== previous) delay = POLL_MS;  // the run moves on: look again soon
+      wait = wait || delay;
+      if (Date.now() + wait > giveUpAt) {
+        return giveUp(run, new ApiError(504, "No answer before the run expired, so it was cancelled. Please retry."));
+      }
+      return sleep(wait).then(function () {
         delay = Math.min(delay * 1.25, POLL_MAX_MS);
-        var path = "/v1/threads/" + encodeURIComponent(run.thread_id) + "/runs/" + encodeURIComponent(run.id);
-        return request("GET", path).then(function (next) { failures = 0; return poll(next); }, function (error) {
+        return request("GET", runPath(run)).then(function (next) {
+          failures = 0;
+          return poll(next, run.status);
+        }, function (error) {
+          // Throttled: wait as long as the server asks, and it is not a failure.
+          if (error.status === 429) return poll(run, run.status, error.retryAfter * 1000);
           // A poll that fails now and then does not end the run: give up after three in a row.
-          if (++failures >= 3) throw error;
-          return poll(run);
+          if (++failures >= 3) return giveUp(run, error);
+          return poll(run, run.status);
         });
       });
     }
@@ -316,10 +374,15 @@
       return request("GET", path).then(function (list) {
         var message = (list.data || []).filter(function (m) { return m.role === "assistant"; })[0];
         var parts = message ? message.content.filter(function (p) { return p.type === "text"; }) : [];
-        return parts.map(function (p) { return p.text.value; }).join("\n") || "(no answer)";
+        return parts.map(function (p) { return p.text.value; }).join("\n");
       });
     }
-    return request("POST", "/v1/threads/runs", body).then(poll);
+    return request("POST", "/v1/threads/runs", body).then(function (run) {
+      // The run's own lifetime, timed on this page's clock (the server's may differ from it).
+      var life = run.expires_at && run.created_at ? run.expires_at - run.created_at : DEFAULT_EXPIRES_S;
+      giveUpAt = asked + life * 1000 + EXPIRY_GRACE_MS;
+      return poll(run);
+    });
   };
 
   function mount() {
@@ -328,18 +391,13 @@
       style.id = "mcw-style";
       document.head.appendChild(style);
     }
-    var live = el("div", "mcw-sr");
-    live.setAttribute("aria-live", "polite");
-    live.setAttribute("role", "status");
-    document.body.appendChild(live);
-    var announce = function (text) { live.textContent = text; };
     var root = el("section", "mcw");
     root.setAttribute("aria-label", title);
     var target = attr("target", "") && document.querySelector(attr("target", ""));
     if (target) {
       root.classList.add("mcw-inline");
       target.appendChild(root);
-      return new Widget(root, announce);
+      return new Widget(root);
     }
     root.classList.add("mcw-panel");
     root.id = "mcw-panel-" + (++uid);
@@ -350,7 +408,7 @@
     launcher.setAttribute("aria-controls", root.id);
     document.body.appendChild(root);
     document.body.appendChild(launcher);
-    var widget = new Widget(root, announce);
+    var widget = new Widget(root);
     var close = el("button", "mcw-close", "\u00d7");
     close.type = "button";
     close.setAttribute("aria-label", "Close");
