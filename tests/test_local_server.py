@@ -5,19 +5,24 @@ demo page, and the command line."""
 from __future__ import annotations
 
 import base64
+import io
+import json
 import os
 import socket
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from mojang_chat.local import cli
 from mojang_chat.local.server import (
+    MAX_REQUEST_BYTES,
     LocalApi,
     LocalServer,
     PortInUse,
@@ -29,7 +34,8 @@ from mojang_chat.local.server import (
 )
 from mojang_chat.local.template import Application, Route
 from tests.conftest import TEMPLATE, TUTORIAL, TUTORIAL_STATUSES, application, load_event
-from tests.fakes.mojang_server import MERRYDITH_UUID
+from tests.fakes import model_server as fake_model
+from tests.fakes.mojang_server import MERRYDITH_UUID, Fault
 
 ALLOWED = "http://localhost:3000"
 
@@ -56,14 +62,45 @@ def test_event_has_the_shape_of_the_events_files() -> None:
     )
     # When the local server turns the same request into an event
     event = build_event(request, Route("POST", "/chat", "ChatFunction"), {}, "req-1")
-    # Then it has the same keys at every level, the same route key, and the body in base64
+    # Then it has the same keys at every level, the same route key, and the JSON body as text
+    # (as API Gateway passes it; `sam local generate-event` writes every body in base64)
     assert event.keys() == expected.keys()
     assert event["requestContext"].keys() == expected["requestContext"].keys()
     assert event["requestContext"]["http"].keys() == expected["requestContext"]["http"].keys()
     assert event["routeKey"] == expected["routeKey"] == event["requestContext"]["routeKey"]
-    assert event["isBase64Encoded"] is True
-    assert base64.b64decode(event["body"]) == body
+    assert event["isBase64Encoded"] is False
+    assert event["body"] == body.decode()
     assert event["headers"]["origin"] == ALLOWED  # names lower-cased, as API Gateway does
+
+
+@pytest.mark.parametrize(
+    ("content_type", "text"),
+    [
+        ("application/json", True),
+        ("Application/JSON; charset=utf-8", True),
+        ("text/plain", True),
+        ("application/xml", True),
+        ("application/octet-stream", False),
+        ("image/png", False),
+        ("application/x-www-form-urlencoded", False),
+        (None, False),
+    ],
+)
+def test_text_bodies_arrive_as_text_and_others_in_base64(
+    content_type: str | None, text: bool
+) -> None:
+    body = b'{"message": "caf\xc3\xa9"}'
+    headers = [("Content-Type", content_type)] if content_type else []
+    event = build_event(
+        Request("POST", "/chat", headers, body), Route("POST", "/chat", "C"), {}, "r"
+    )
+    assert event["isBase64Encoded"] is not text
+    assert event["body"] == (body.decode() if text else base64.b64encode(body).decode())
+    # Bytes that are not UTF-8 are never passed as text
+    binary = build_event(
+        Request("POST", "/chat", headers, b"\xff\xfe"), Route("POST", "/chat", "C"), {}, "r"
+    )
+    assert binary["isBase64Encoded"] is True
 
 
 def test_event_carries_path_parameters_query_and_cookies() -> None:
@@ -132,7 +169,9 @@ def echo_template(tmp_path: Path) -> Path:
             def handler(event, context):
                 if event["rawPath"] == "/boom":
                     raise RuntimeError("boom")
-                body = base64.b64decode(event.get("body") or "").decode()
+                body = event.get("body") or ""
+                if event["isBase64Encoded"]:
+                    body = base64.b64decode(body).decode("latin-1")
                 return {
                     "statusCode": 200,
                     "headers": {"Content-Type": "application/json"},
@@ -170,10 +209,25 @@ def echo_template(tmp_path: Path) -> Path:
                     Boom:
                       Type: HttpApi
                       Properties: {Method: GET, Path: /boom}
+              OtherFunction:
+                Type: AWS::Serverless::Function
+                Properties:
+                  CodeUri: echo/
+                  Handler: app.handler
+                  Events:
+                    Other:
+                      Type: HttpApi
+                      Properties: {Method: POST, Path: /other}
             """
         )
     )
     return tmp_path / "template.yaml"
+
+
+@pytest.fixture
+def echo(echo_template: Path) -> Iterator[LocalServer]:
+    with running(echo_template) as local:
+        yield local
 
 
 def test_a_function_added_to_the_template_is_served(echo_template: Path) -> None:
@@ -185,6 +239,7 @@ def test_a_function_added_to_the_template_is_served(echo_template: Path) -> None
         assert data["function"] == "EchoFunction"
         assert 0 < data["remaining"] <= 7000
         assert data["body"] == "hi"
+        assert data["event"]["isBase64Encoded"] is True  # no Content-Type: binary
         assert data["event"]["pathParameters"] == {"name": "alex"}
         assert data["event"]["routeKey"] == "POST /echo/{name}"
         assert response.headers["apigw-requestid"] == data["event"]["requestContext"]["requestId"]
@@ -192,6 +247,115 @@ def test_a_function_added_to_the_template_is_served(echo_template: Path) -> None
         boom = requests.get(f"{local.url}/boom", timeout=10)
         assert (boom.status_code, boom.json()) == (500, {"message": "Internal Server Error"})
     assert "ECHO_SETTING" not in os.environ  # the environment is restored
+
+
+def test_json_arrives_as_text_and_binary_in_base64(echo: LocalServer) -> None:
+    sent = requests.post(f"{echo.url}/echo/a", json={"message": "caf\u00e9"}, timeout=10)
+    event = sent.json()["event"]
+    assert event["isBase64Encoded"] is False
+    assert json.loads(event["body"]) == {"message": "caf\u00e9"}
+    headers = {"Content-Type": "application/octet-stream"}
+    binary = requests.post(f"{echo.url}/echo/a", data=b"\x00\xff", headers=headers, timeout=10)
+    assert binary.json()["event"]["isBase64Encoded"] is True
+    assert binary.json()["body"] == "\x00\xff"
+
+
+# --- request bodies, Host names and connections -----------------------------------------------
+
+
+def _raw(server: LocalServer, data: bytes) -> bytes:
+    """Send ``data`` on a fresh connection; everything the server answers before it closes the
+    connection (a server that keeps it open fails the test with a timeout)."""
+    host, port = urlsplit(server.url).hostname or "", urlsplit(server.url).port or 0
+    received = b""
+    with socket.create_connection((host, port), timeout=5) as connection:
+        connection.sendall(data)
+        while chunk := connection.recv(65536):
+            received += chunk
+    return received
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ("Content-Length: -1\r\n", 400),
+        ("Content-Length: abc\r\n", 400),
+        ("Content-Length: 1\r\nContent-Length: 2\r\n", 400),
+        ("Transfer-Encoding: chunked\r\n", 411),
+        ("", 411),
+        (f"Content-Length: {MAX_REQUEST_BYTES + 1}\r\n", 413),
+    ],
+    ids=["negative", "not-a-number", "two-lengths", "chunked", "no-length", "too-large"],
+)
+def test_bodies_of_unknown_or_invalid_length_are_refused(
+    echo: LocalServer, headers: str, status: int
+) -> None:
+    request = f"POST /echo/a HTTP/1.1\r\nHost: localhost\r\n{headers}\r\n".encode()
+    answer = _raw(echo, request + b"5\r\nhello\r\n0\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} ".encode()), head
+    assert b"\r\nConnection: close" in head
+    assert "message" in json.loads(body)
+
+
+def test_the_servers_body_limit_leaves_the_apis_own_to_answer(server: LocalServer) -> None:
+    from mojang_chat.api import MAX_BODY_BYTES
+
+    assert MAX_REQUEST_BYTES > MAX_BODY_BYTES
+    data = b'{"message": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    headers = {"Content-Type": "application/json"}
+    response = requests.post(f"{server.url}/chat", data=data, headers=headers, timeout=10)
+    assert response.status_code == 413
+    assert "error" in response.json()  # the API's error, not the server's
+
+
+def test_a_get_without_length_and_a_post_with_one_are_served(echo: LocalServer) -> None:
+    answer = _raw(echo, b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    post = b"POST /echo/a HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n"
+    answer = _raw(echo, post + b"Connection: close\r\n\r\nhi")
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["body"] == "hi"
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["evil.example", "evil.example:{port}", "127.0.0.1.nip.io:{port}", "localhost:x", "[::1"],
+)
+def test_other_host_names_are_refused(echo: LocalServer, host: str) -> None:
+    # A page on another site whose name resolves to 127.0.0.1 (DNS rebinding) reaches nothing
+    port = urlsplit(echo.url).port
+    headers = {"Host": host.format(port=port)}
+    for response in (
+        requests.get(f"{echo.url}/", headers=headers, timeout=10),
+        requests.post(f"{echo.url}/echo/a", data=b"x", headers=headers, timeout=10),
+    ):
+        assert response.status_code == 421
+        assert response.headers["Content-Type"] == "application/json"
+        assert "Misdirected Request" in response.json()["message"]
+        assert response.headers["Connection"] == "close"
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost:{port}", "LOCALHOST", "127.0.0.1:{port}", "[::1]:{port}", "10.0.0.5:8080"]
+)
+def test_loopback_names_and_addresses_are_served(echo: LocalServer, host: str) -> None:
+    port = urlsplit(echo.url).port
+    headers = {"Host": host.format(port=port)}
+    assert requests.get(f"{echo.url}/", headers=headers, timeout=10).status_code == 200
+    response = requests.post(f"{echo.url}/echo/a", data=b"x", headers=headers, timeout=10)
+    assert response.status_code == 200
+
+
+def test_stopping_ends_kept_alive_connections(echo_template: Path) -> None:
+    before = set(threading.enumerate())
+    with requests.Session() as session:
+        with running(echo_template) as local:
+            assert session.post(f"{local.url}/echo/a", data=b"x", timeout=10).status_code == 200
+            started = set(threading.enumerate()) - before
+            assert started  # the server's thread and the kept-alive connection's
+        # Then the server stopped with the client's connection still open: no thread is left
+        assert not [thread for thread in started if thread.is_alive()]
 
 
 # --- the HTTP server ------------------------------------------------------------------------
@@ -276,7 +440,10 @@ def test_demo_page_embeds_the_widget(server: LocalServer) -> None:
     response = requests.get(f"{server.url}/", timeout=10)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/html; charset=utf-8"
-    assert f'src="/widget.js" data-endpoint="{server.url}"' in response.text
+    # No address of its own: the widget asks where its script came from (an HTTPS port
+    # forward included)
+    assert 'src="/widget.js" data-endpoint=""' in response.text
+    assert server.url not in response.text
     assert 'class="banner"' not in response.text
     assert 'data-mode="chat"' in requests.get(f"{server.url}/?mode=chat", timeout=10).text
 
@@ -349,27 +516,27 @@ def test_dotenv_is_read_without_overriding_the_environment(
 def test_openai_sdk_beta_threads_against_the_local_server(server: LocalServer) -> None:
     import openai
 
-    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
-    run = client.beta.threads.create_and_run(
-        assistant_id=assistant_id(),
-        thread={"messages": [{"role": "user", "content": TUTORIAL}]},
-    )
-    seen = [run.status]
-    # Not create_and_run_poll: the SDK stops polling at requires_action, which here is a
-    # passing status (the workflow runs the tools itself).
-    deadline = time.monotonic() + 60
-    while run.status not in ("completed", "failed", "incomplete", "cancelled", "expired"):
-        assert time.monotonic() < deadline, seen
-        time.sleep(0.1)
-        run = client.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
-        if run.status != seen[-1]:
-            seen.append(run.status)
-    assert run.status == "completed", seen
-    assert seen[0] == "queued"
-    messages = client.beta.threads.messages.list(thread_id=run.thread_id, order="desc", limit=1)
-    text = messages.data[0].content[0]
-    assert text.type == "text"
-    assert MERRYDITH_UUID in text.text.value
+    with openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0) as client:
+        run = client.beta.threads.create_and_run(
+            assistant_id=assistant_id(),
+            thread={"messages": [{"role": "user", "content": TUTORIAL}]},
+        )
+        seen = [run.status]
+        # Not create_and_run_poll: the SDK stops polling at requires_action, which here is a
+        # passing status (the workflow runs the tools itself).
+        deadline = time.monotonic() + 60
+        while run.status not in ("completed", "failed", "incomplete", "cancelled", "expired"):
+            assert time.monotonic() < deadline, seen
+            time.sleep(0.1)
+            run = client.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
+            if run.status != seen[-1]:
+                seen.append(run.status)
+        assert run.status == "completed", seen
+        assert seen[0] == "queued"
+        messages = client.beta.threads.messages.list(thread_id=run.thread_id, order="desc", limit=1)
+        text = messages.data[0].content[0]
+        assert text.type == "text"
+        assert MERRYDITH_UUID in text.text.value
 
 
 def test_ask_through_the_workflow(app_env: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -378,3 +545,38 @@ def test_ask_through_the_workflow(app_env: Any, capsys: pytest.CaptureFixture[st
     assert out.splitlines()[0] == "queued"
     assert "completed" in out.splitlines()
     assert MERRYDITH_UUID in out.splitlines()[-1]
+
+
+def test_ask_through_the_workflow_shows_invalid_arguments_as_written(
+    app_env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model, mojang = app_env
+    # Given a model that writes invalid JSON arguments next to a valid call, whose Mojang
+    # lookup takes a second (so that the polling sees the run requiring action)
+    invalid = '{"username": "merr'
+    model.script(
+        fake_model.tool_calls(
+            ("get_uuid_from_username", invalid),
+            ("get_uuid_from_username", {"username": "merrydith"}),
+        )
+    )
+    mojang.inject(Fault.hanging(1.0))
+    # When the question is asked through the workflow
+    assert cli.main(["ask", "--runs", TUTORIAL]) == 0
+    # Then the calls are printed, the invalid arguments as the model wrote them, and it finishes
+    lines = capsys.readouterr().out.splitlines()
+    assert f"requires action: get_uuid_from_username({invalid})" in lines
+    assert 'requires action: get_uuid_from_username(username="merrydith")' in lines
+    assert "completed" in lines
+
+
+def test_the_transcript_shows_arguments_that_are_not_an_object_as_written() -> None:
+    out = io.StringIO()
+    cli.Transcript(out).calls([("f", "[1, 2", None), ("g", {"a": 1}, None), ("h", None, None)])
+    assert out.getvalue().splitlines() == [
+        "requires action: f([1, 2)",
+        "requires action: g(a=1)",
+        "requires action: h()",
+    ]
+    assert cli._arguments("[1, 2]") == "[1, 2]"
+    assert cli._arguments('{"a": 1}') == {"a": 1}

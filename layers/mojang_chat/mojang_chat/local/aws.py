@@ -287,6 +287,12 @@ def _create_state_machines(
         )
 
 
+def _shared_names(app: Application) -> set[str]:
+    """The variables the template's Globals give every function."""
+    shared = ((app.template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}
+    return set(shared.get("Variables") or {})
+
+
 def _function_environment(app: Application, names: _Names) -> dict[str, str]:
     """The functions' environment variables, as one process can have them.
 
@@ -297,8 +303,7 @@ def _function_environment(app: Application, names: _Names) -> dict[str, str]:
     """
     environment: dict[str, str] = {}
     resources = app.template["Resources"]
-    shared = ((app.template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}
-    shared_names = set(shared.get("Variables") or {})
+    shared_names = _shared_names(app)
     for function in app.functions.values():
         for name, value in function.environment.items():
             if not isinstance(value, dict) and name not in shared_names:

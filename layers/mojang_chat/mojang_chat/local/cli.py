@@ -143,8 +143,13 @@ class Transcript:
             self.line(LABELS.get(status, status))
 
     def calls(self, calls: Sequence[tuple[str, Any, Any]]) -> None:
+        """Each call as ``name(key="value")``; arguments that are not a JSON object (a model's
+        invalid JSON, as a string) are shown as the model wrote them."""
         for name, arguments, output in calls:
-            shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in (arguments or {}).items())
+            if isinstance(arguments, dict):
+                shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in arguments.items())
+            else:
+                shown = "" if arguments is None else str(arguments)
             self.line(f"requires action: {name}({shown})")
             if output is not None:
                 self.line(f"  \u2192 {json.dumps(output, ensure_ascii=False)}")
@@ -224,7 +229,7 @@ def ask_runs(question: str, template: Path, out: TextIO | None = None) -> int:
                     seen.update(c["id"] for c in fresh)
                     transcript.calls(
                         [
-                            (c["function"]["name"], json.loads(c["function"]["arguments"]), None)
+                            (c["function"]["name"], _arguments(c["function"]["arguments"]), None)
                             for c in fresh
                         ]
                     )
@@ -257,6 +262,16 @@ def ask_runs(question: str, template: Path, out: TextIO | None = None) -> int:
 
 def _user(text: str) -> dict[str, str]:
     return {"role": "user", "content": text}
+
+
+def _arguments(raw: Any) -> Any:
+    """A tool call's arguments: the JSON object the model wrote, or its text as written when
+    that is not one (the workflow answers such a call with an error the model can correct)."""
+    try:
+        parsed = json.loads(raw)
+    except (TypeError, ValueError):
+        return raw
+    return parsed if isinstance(parsed, dict) else raw
 
 
 @contextlib.contextmanager

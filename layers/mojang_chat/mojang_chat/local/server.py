@@ -11,7 +11,9 @@ import base64
 import contextlib
 import errno
 import html
+import ipaddress
 import json
+import socket
 import sys
 import threading
 import time
@@ -30,8 +32,17 @@ from mojang_chat.local.aws import ACCOUNT_ID, REGION
 from mojang_chat.local.template import Application, Function, Route
 from mojang_chat.settings import ConfigurationError, get_settings
 
-# What API Gateway accepts in a request body (HTTP APIs: 10 MB).
+# What API Gateway accepts in a request body (HTTP APIs: 10 MB); the handlers refuse more than
+# api.MAX_BODY_BYTES themselves (512 KiB), so their own 413 is what a client sees below this.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
+# Request bodies API Gateway hands over as text; any other type (none, form data included)
+# arrives base64-encoded.
+TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
+# Host names the server answers to besides its own --host and IP addresses: a DNS name that
+# resolves to this machine (DNS rebinding) must not reach the API from a stranger's page.
+LOOPBACK_NAMES = ("localhost",)
+# Methods whose requests carry a body: one of unknown length (chunked, none given) gets 411.
+BODY_METHODS = ("POST", "PUT", "PATCH")
 API_ID = "local"
 # Shown on the demo page and by `ask` when no model is configured.
 MODEL_HELP = (
@@ -188,12 +199,24 @@ def build_event(
     if params:
         event["pathParameters"] = dict(params)
     if request.body:
-        # API Gateway hands bodies over base64-encoded, as the events/ files have them.
-        event["body"] = base64.b64encode(request.body).decode()
-        event["isBase64Encoded"] = True
+        text = _as_text(request.body, headers.get("content-type", ""))
+        event["body"] = base64.b64encode(request.body).decode() if text is None else text
+        event["isBase64Encoded"] = text is None
     else:
         event["isBase64Encoded"] = False
     return event
+
+
+def _as_text(body: bytes, content_type: str) -> str | None:
+    """``body`` as API Gateway passes it as text (text/*, JSON, XML, JavaScript), or None where
+    it base64-encodes it (every other type, a missing one, and text that is not UTF-8)."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if not (media_type.startswith("text/") or media_type in TEXT_TYPES):
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def lambda_response(result: Any, request_id: str) -> Reply:
@@ -212,8 +235,9 @@ def lambda_response(result: Any, request_id: str) -> Reply:
     return Reply(int(result["statusCode"]), headers, body)
 
 
-def demo_page(endpoint: str, mode: str = "runs", notice: str | None = None) -> bytes:
-    """The demo page: the widget pointed at ``endpoint``, and a banner when the model is not
+def demo_page(endpoint: str = "", mode: str = "runs", notice: str | None = None) -> bytes:
+    """The demo page: the widget pointed at ``endpoint`` (empty: the origin the widget's script
+    comes from, whatever address the browser used), and a banner when the model is not
     configured (so a newcomer sees what to set instead of an error later), or with ``notice``."""
     try:
         problem = None if get_settings().model_configured else MODEL_HELP
@@ -248,6 +272,9 @@ class LocalServer(ThreadingHTTPServer):
     # Not SO_REUSEADDR's Linux meaning alone: a second server on a taken port must fail.
     allow_reuse_address = False
 
+    # Connections are tracked here (their threads joined by server_close), not by the mix-in.
+    block_on_close = False
+
     def __init__(
         self, api: LocalApi, host: str = "127.0.0.1", port: int = 3000, *, quiet: bool = False
     ) -> None:
@@ -255,6 +282,9 @@ class LocalServer(ThreadingHTTPServer):
         self.quiet = quiet
         self.mode = "runs"
         self.notice: str | None = None  # a line for the demo page (the offline demo's)
+        self.host = host
+        self._connections: dict[socket.socket, threading.Thread] = {}
+        self._connections_lock = threading.Lock()
         try:
             super().__init__((host, port), _RequestHandler)
         except OSError as error:
@@ -272,11 +302,66 @@ class LocalServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    def allows_host(self, value: str | None) -> bool:
+        """Whether a request's ``Host`` header names this server: a loopback name, its own
+        --host, or an IP address (which no DNS rebinding can point elsewhere). No header: an
+        HTTP/1.0 client, not a browser."""
+        if value is None:
+            return True
+        host = value.strip().lower()
+        if host.startswith("["):  # [::1]:3000
+            name, bracket, rest = host[1:].partition("]")
+            if not bracket or (rest and not _port(rest.removeprefix(":"))):
+                return False
+        else:
+            name, colon, port = host.rpartition(":") if ":" in host else (host, "", "")
+            if colon and not _port(port):
+                return False
+        name = name.removesuffix(".")
+        if name in LOOPBACK_NAMES or name == self.host.lower().strip("[]"):
+            return True
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return True
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """One thread per connection, as ThreadingHTTPServer, tracked until it ends."""
+        thread = threading.Thread(
+            target=self.process_request_thread, args=(request, client_address), daemon=True
+        )
+        with self._connections_lock:
+            self._connections[request] = thread
+        thread.start()
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.pop(request, None)
+        super().shutdown_request(request)
+
+    def server_close(self, timeout: float = 30) -> None:
+        """Stop listening, end every open connection (kept-alive ones wait for a request that
+        will not come) and wait up to ``timeout`` seconds for the requests in progress."""
+        super().server_close()
+        with self._connections_lock:
+            connections = dict(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        ends = time.monotonic() + timeout
+        for thread in connections.values():
+            thread.join(max(ends - time.monotonic(), 0))
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
         if isinstance(exc, ConnectionError):
             return  # the browser went away: routine
         super().handle_error(request, client_address)
+
+
+def _port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 5
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -290,29 +375,32 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
-        if parts.path in ("/", "/index.html"):
-            host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
-            # ?mode=chat or ?mode=runs tries the other way of asking without a restart.
-            mode = dict(parse_qsl(parts.query)).get("mode", self.server.mode)
-            mode = "chat" if mode == "chat" else "runs"
-            body = demo_page(f"http://{host}", mode, self.server.notice)
-            headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")]
-            self._write(Reply(200, headers, body))
+        if parts.path not in ("/", "/index.html"):
+            self._forward()
             return
-        self._forward()
+        if self._refused() or self._read_body() is None:
+            return
+        # ?mode=chat or ?mode=runs tries the other way of asking without a restart.
+        mode = dict(parse_qsl(parts.query)).get("mode", self.server.mode)
+        mode = "chat" if mode == "chat" else "runs"
+        # No endpoint: the widget asks the origin its script came from, which is this server
+        # at whatever address the browser reached it (an HTTPS port forward included).
+        body = demo_page("", mode, self.server.notice)
+        headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")]
+        self._write(Reply(200, headers, body))
 
     def _forward(self) -> None:
         started = time.monotonic()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_REQUEST_BYTES:
-            self.close_connection = True
-            self._write(_json_reply(413, {"message": "Request Entity Too Large"}, "local"))
+        if self._refused():
+            return
+        body = self._read_body()
+        if body is None:
             return
         request = Request(
             method=self.command,
             target=self.path,
             headers=list(self.headers.items()),
-            body=self.rfile.read(length) if length else b"",
+            body=body,
             source_ip=self.client_address[0],
             protocol=self.request_version,
         )
@@ -322,6 +410,47 @@ class _RequestHandler(BaseHTTPRequestHandler):
             elapsed = time.monotonic() - started
             sys.stderr.write(f"{self.command} {self.path} {reply.status} {elapsed:.2f}s\n")
 
+    def _refused(self) -> bool:
+        """Answer 421 (and True) when the Host header names another server."""
+        if self.server.allows_host(self.headers.get("Host")):
+            return False
+        message = (
+            "Misdirected Request: this server answers to localhost, its IP addresses and "
+            f"{self.server.host}, not to {self.headers.get('Host')!r}"
+        )
+        self._fail(421, message)
+        return True
+
+    def _read_body(self) -> bytes | None:
+        """The request body, read by its Content-Length; None once an error is answered (the
+        connection is then closed: the rest of the stream cannot be trusted)."""
+        if "chunked" in ",".join(self.headers.get_all("Transfer-Encoding") or []).lower():
+            self._fail(411, "Length Required: send the body with a Content-Length, not chunked")
+            return None
+        lengths = {v.strip() for v in self.headers.get_all("Content-Length") or []}
+        if not lengths:
+            if self.command in BODY_METHODS:
+                self._fail(411, "Length Required")
+                return None
+            return b""
+        value = lengths.pop()
+        if lengths or not (value.isascii() and value.isdigit()):
+            self._fail(400, "Bad Request: invalid Content-Length")
+            return None
+        length = int(value)
+        if length > MAX_REQUEST_BYTES:
+            self._fail(413, "Request Entity Too Large")
+            return None
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:  # the client went away mid-body
+            self.close_connection = True
+            return None
+        return body
+
+    def _fail(self, status: int, message: str) -> None:
+        self.close_connection = True
+        self._write(_json_reply(status, {"message": message}, "local"))
+
     def _write(self, reply: Reply) -> None:
         self.send_response_only(reply.status)
         self.send_header("Date", self.date_time_string())
@@ -329,6 +458,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if name.lower() not in ("content-length", "connection"):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(reply.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(reply.body)
@@ -380,5 +511,5 @@ def serving(
         yield server
     finally:
         server.shutdown()
-        server.server_close()
+        server.server_close()  # ends the kept-alive connections and joins their threads
         thread.join(timeout=5)
