@@ -665,46 +665,35 @@ class MojangClient:
         # decorator logs every exception at ERROR, and an InvalidInputError message holds the
         # player's name.
         with tracer.provider.in_subsegment(name=f"## mojang.{endpoint}"):
-            return self._fetch_with_retries(method, url, endpoint, decode, deadline, body)
-
-    def _fetch_with_retries(
-        self,
-        method: str,
-        url: str,
-        endpoint: str,
-        decode: Callable[[Any], T],
-        deadline: Deadline | None,
-        body: bytes | None,
-    ) -> T | _Rejected | None:
-        attempt = 0
-        while True:
-            try:
-                return self._attempt(method, url, endpoint, decode, deadline, body)
-            except _Transient as failure:
-                delay = failure.retry_after
-                if delay is None:
-                    delay = min(self.backoff * 2**attempt, self.max_backoff)
-                give_up = (
-                    attempt >= self.max_retries
-                    or delay > self.max_retry_after
-                    # A retry whose back-off would not fit in the deadline is not started.
-                    or (deadline is not None and delay >= deadline.remaining())
-                )
-                logger.warning(
-                    "Mojang request failed",
-                    extra={
-                        "endpoint": endpoint,
-                        "reason": failure.reason,
-                        "attempt": attempt + 1,
-                        "retrying": not give_up,
-                    },
-                )
-                if give_up:
-                    count("MojangUpstreamErrors")
-                    raise UpstreamError(failure.reason, failure.status) from failure
-                count("MojangRetries")
-                self._sleep(delay)
-                attempt += 1
+            attempt = 0
+            while True:
+                try:
+                    return self._attempt(method, url, endpoint, decode, deadline, body)
+                except _Transient as failure:
+                    delay = failure.retry_after
+                    if delay is None:
+                        delay = min(self.backoff * 2**attempt, self.max_backoff)
+                    give_up = (
+                        attempt >= self.max_retries
+                        or delay > self.max_retry_after
+                        # A retry whose back-off would not fit in the deadline is not started.
+                        or (deadline is not None and delay >= deadline.remaining())
+                    )
+                    logger.warning(
+                        "Mojang request failed",
+                        extra={
+                            "endpoint": endpoint,
+                            "reason": failure.reason,
+                            "attempt": attempt + 1,
+                            "retrying": not give_up,
+                        },
+                    )
+                    if give_up:
+                        count("MojangUpstreamErrors")
+                        raise UpstreamError(failure.reason, failure.status) from failure
+                    count("MojangRetries")
+                    self._sleep(delay)
+                    attempt += 1
 
     def _attempt(
         self,
