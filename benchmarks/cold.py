@@ -5,7 +5,7 @@ Modes: ``openai`` imports the openai SDK alone (the yardstick); ``init`` imports
 initialises the chat handler module (functions/chat/app.py), then answers one /chat event
 against the fakes named in the environment (the first request) and reports the peak RSS;
 ``init-lazy`` does the same with the openai import left to the first request (the project
-before ``runtime.preload``); ``init-traced`` imports the handler as Lambda does with tracing
+before ``container.preload``); ``init-traced`` imports the handler as Lambda does with tracing
 Active (the X-Ray SDK and botocore come with it) and stops there.
 """
 
@@ -55,9 +55,9 @@ def child(mode: str) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / "functions" / "chat"))
     started = time.perf_counter()
     if mode == "init-lazy":
-        from mojang_chat import runtime
+        from mojang_chat import container
 
-        runtime.preload = lambda: None
+        container.preload = lambda: None
     import app  # type: ignore[import-not-found]  # functions/chat/app.py, as Lambda does
 
     init = time.perf_counter() - started

@@ -138,7 +138,7 @@ def runs_path(server_url: str, config: Config, names: Names) -> dict[str, Any]:
     the workflow's state transitions per run (from the execution's history)."""
     import boto3
 
-    from mojang_chat.runs import ASSISTANT_ID, execution_arn
+    from mojang_chat.runs.service import ASSISTANT_ID, execution_arn
 
     session = requests.Session()
     sfn = boto3.client("stepfunctions")
@@ -222,7 +222,7 @@ def warm_overhead(server_url: str, config: Config, names: Names) -> dict[str, An
     sys.path.insert(0, str(ROOT / "functions" / "chat"))
     import app  # type: ignore[import-not-found]
 
-    from mojang_chat import runtime
+    from mojang_chat import container
 
     overheads = []
     with stdout_to_devnull():
@@ -234,7 +234,7 @@ def warm_overhead(server_url: str, config: Config, names: Names) -> dict[str, An
             overheads.append(time.thread_time() - started)
             if response["statusCode"] != 200:
                 raise RuntimeError(f"handler answered {response['statusCode']}")
-    runtime.reset()
+    container.reset()
 
     count = 0
     lock = threading.Lock()
@@ -266,11 +266,11 @@ def warm_overhead(server_url: str, config: Config, names: Names) -> dict[str, An
 def mojang_burst(up: Upstreams, config: Config) -> dict[str, Any]:
     """Upstream requests for a burst of questions about a few distinct players, asked from
     many threads through the /chat logic of one process (its cache and single-flight)."""
-    from mojang_chat import runtime
-    from mojang_chat.chat_api import ChatRequest, answer_question
-    from mojang_chat.deadline import Deadline
+    from mojang_chat import container
+    from mojang_chat.core.deadline import Deadline
+    from mojang_chat.http.chat import ChatRequest, answer_question
 
-    runtime.reset()
+    container.reset()
     players = player_names(config.burst_players, prefix="Burst")
     up.add_players(players)
     draw = random.Random(6)
@@ -400,7 +400,7 @@ def machine() -> dict[str, Any]:
 
 def measure(config: Config, progress: Callable[[str], None]) -> dict[str, Any]:
     """Every measurement of the issue, in one run."""
-    from mojang_chat import runtime
+    from mojang_chat import container
     from mojang_chat.local.server import running
 
     names = Names()
@@ -414,7 +414,7 @@ def measure(config: Config, progress: Callable[[str], None]) -> dict[str, Any]:
             progress("Mojang burst")
             up.set_latency(0.0, config.mojang_latency)
             results["mojang_burst"] = mojang_burst(up, config)
-            runtime.reset()
+            container.reset()
             up.set_latency(config.model_latency, config.mojang_latency)
             progress("/chat latency")
             results["chat"] = chat_latency(server.url, config, names)

@@ -137,7 +137,7 @@ class RunsStack:
 @pytest.fixture
 def runs_stack(app_env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunsStack]:
     """The runs stack in moto, with both fakes behind it (see the module's docstring)."""
-    from mojang_chat import runtime
+    from mojang_chat import container
 
     api = LocalApi(application())
     invocations: list[dict[str, Any]] = []
@@ -150,7 +150,7 @@ def runs_stack(app_env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunsSt
 
     monkeypatch.setenv("MODEL_MAX_RETRIES", "1")
     with local_aws(api.app, invoke, definition_filter=shorten_retries) as environment:
-        runtime.reset()
+        container.reset()
         stack = RunsStack(
             api=api,
             sfn=boto3.client("stepfunctions"),
@@ -169,7 +169,7 @@ def runs_stack(app_env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunsSt
             # Nor a handler still running for a stopped execution.
             for _ in range(MAX_IN_FLIGHT):
                 assert in_flight.acquire(timeout=30), "a workflow task is still running"
-            runtime.reset()
+            container.reset()
 
 
 # --- OpenAI's schema for the runs API's responses ---------------------------------------------

@@ -100,11 +100,11 @@ def function_handler(logical_id: str) -> Handler:
 
 def use_settings(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:
     """Set the functions' environment variables, and make settings and clients anew from them."""
-    from mojang_chat import runtime
+    from mojang_chat import container
 
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
-    runtime.reset()
+    container.reset()
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -155,7 +155,7 @@ def app_env(
     monkeypatch: pytest.MonkeyPatch, model_server: Any, mojang_server: Any
 ) -> Iterator[tuple[Any, Any]]:
     """The functions' environment pointing at both fakes, with fresh clients and caches."""
-    from mojang_chat import runtime
+    from mojang_chat import container
 
     model_server.reset()
     mojang_server.clear_faults()
@@ -166,15 +166,15 @@ def app_env(
     for name in ("MOJANG_API_URL", "MOJANG_SESSION_URL", "MINECRAFT_SERVICES_URL"):
         monkeypatch.setenv(name, mojang_server.url)
     monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "http://localhost:3000")
-    runtime.reset()
+    container.reset()
     yield model_server, mojang_server
-    runtime.reset()
+    container.reset()
 
 
 def log_text(caplog: pytest.LogCaptureFixture) -> str:
     """Every log record of the test as the functions write it (Powertools' JSON, the ``extra``
     keys included: pytest's own text shows only the message), one per line."""
-    from mojang_chat.observability import logger
+    from mojang_chat.core.observability import logger
 
     formatter = logger.registered_formatter
     return "\n".join(formatter.format(record) for record in caplog.records)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from mojang_chat.cache import TTLCache
+from mojang_chat.mojang.cache import TTLCache
 
 
 class FakeClock:

@@ -9,11 +9,17 @@ from typing import Any
 
 import pytest
 
-from mojang_chat.chat import Limits, build_messages, converse
-from mojang_chat.deadline import Deadline
-from mojang_chat.lifecycle import RunStatus
-from mojang_chat.model import ModelTurn, ModelUnavailable, Usage
-from mojang_chat.tools import ToolCall, ToolRegistry
+from mojang_chat.chat import (
+    Limits,
+    ModelTurn,
+    ModelUnavailable,
+    ToolCall,
+    ToolRegistry,
+    Usage,
+    build_messages,
+    converse,
+)
+from mojang_chat.core import Deadline, RunStatus
 
 LIMITS = Limits(max_tool_rounds=3, max_total_tokens=10_000, tool_output_max_chars=1000)
 

@@ -215,11 +215,11 @@ def test_a_key_secret_that_cannot_be_read_is_named(
 ) -> None:
     from moto import mock_aws
 
-    from mojang_chat import runtime
+    from mojang_chat import container
 
     monkeypatch.delenv("OPENAI_API_KEY")
     monkeypatch.setenv("OPENAI_API_KEY_SECRET", "mojang-chat/missing")
-    runtime.reset()
+    container.reset()
     with mock_aws():
         status, _, body = invoke(load_event("chat-tutorial.json"))
     assert status == 500
@@ -298,11 +298,11 @@ def test_a_transient_model_error_is_retried(app_env: Any) -> None:
 def test_no_model_configured_says_what_to_set(
     app_env: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mojang_chat import runtime
+    from mojang_chat import container
 
     monkeypatch.delenv("OPENAI_API_KEY")
     monkeypatch.delenv("OPENAI_BASE_URL")
-    runtime.reset()
+    container.reset()
     status, _, body = invoke(load_event("chat-tutorial.json"))
     assert status == 503
     assert_error(body, "model_not_configured")

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from mojang_chat import runtime
+from mojang_chat import container
 from tests.aws import RunsStack, runs_stack
 from tests.conftest import (
     ROOT,
@@ -283,7 +283,7 @@ def assert_lookup_not_cached(mojang: FakeMojangServer) -> None:
     """Once Mojang recovers, the same lookup goes upstream and is answered."""
     mojang.clear_faults()
     mojang.clear_log()
-    player = runtime.mojang().uuid_for_name("merrydith")
+    player = container.mojang().uuid_for_name("merrydith")
     assert player is not None
     assert player.id == MERRYDITH_UUID
     assert len(mojang.requests()) == 1
@@ -302,7 +302,7 @@ def prepare(row: Row, up: Upstreams, caplog: pytest.LogCaptureFixture, **setting
     for name, value in {**base, **settings, **row.settings}.items():
         up.monkeypatch.setenv(name, value)
     row.inject(up)
-    runtime.reset()
+    container.reset()
 
 
 chat_handler = function_handler("ChatFunction")

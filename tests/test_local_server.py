@@ -299,7 +299,7 @@ def test_bodies_of_unknown_or_invalid_length_are_refused(
 
 
 def test_the_servers_body_limit_leaves_the_apis_own_to_answer(server: LocalServer) -> None:
-    from mojang_chat.api import MAX_BODY_BYTES
+    from mojang_chat.http.resolver import MAX_BODY_BYTES
 
     assert MAX_REQUEST_BYTES > MAX_BODY_BYTES
     data = b'{"message": "' + b"x" * MAX_BODY_BYTES + b'"}'
@@ -481,15 +481,15 @@ def test_ask_prints_the_transcript_then_the_answer(
 def test_ask_without_a_model_says_what_to_set(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mojang_chat import runtime
+    from mojang_chat import container
 
     monkeypatch.chdir(tmp_path)  # no .env here
-    runtime.reset()
+    container.reset()
     assert cli.main(["ask", TUTORIAL]) == 2
     captured = capsys.readouterr()
     assert "OPENAI_API_KEY" in captured.err
     assert "Traceback" not in captured.err + captured.out
-    runtime.reset()
+    container.reset()
 
 
 def test_dotenv_is_read_without_overriding_the_environment(

@@ -16,10 +16,12 @@ import pytest
 import requests
 import responses
 
-from mojang_chat import mojang
-from mojang_chat.cache import TTLCache
-from mojang_chat.deadline import Deadline
-from mojang_chat.mojang import (
+from mojang_chat.core.deadline import Deadline
+from mojang_chat.core.settings import Settings
+from mojang_chat.mojang import client as mojang
+from mojang_chat.mojang.cache import TTLCache
+from mojang_chat.mojang.client import (
+    DEFAULT_SKIN_NAMES,
     NAME_PATTERN,
     BulkLookup,
     InvalidInputError,
@@ -36,7 +38,6 @@ from mojang_chat.mojang import (
     offline_uuid,
     uuid_version,
 )
-from mojang_chat.settings import Settings
 
 API = "https://api.mojang.com"
 SESSION = "https://sessionserver.mojang.com"
@@ -262,7 +263,7 @@ def test_java_hash_parity_matches_pre_1_19_3_fixtures() -> None:
     assert java_uuid_hash("f6489b797a9f49e2980e265a05dbc3af") % 2 == 0
     for uuid in (JEB, NOTCH, NOTCH_OFFLINE, "80000000000000000000000000000000", "f" * 32):
         index = java_uuid_hash(uuid) % 18
-        expected = mojang.DEFAULT_SKIN_NAMES[index % 9], "slim" if index < 9 else "classic"
+        expected = DEFAULT_SKIN_NAMES[index % 9], "slim" if index < 9 else "classic"
         assert (default_skin(uuid).name, default_skin(uuid).model) == expected
 
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from mojang_chat.cache import TTLCache
-from mojang_chat.mojang import (
+from mojang_chat.mojang.cache import TTLCache
+from mojang_chat.mojang.client import (
     MojangClient,
     PlayerId,
     PlayerProfile,

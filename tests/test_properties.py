@@ -18,15 +18,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from requests.structures import CaseInsensitiveDict
 
-from mojang_chat.deadline import Deadline
-from mojang_chat.mojang import (
+from mojang_chat.chat import ToolCall
+from mojang_chat.core.deadline import Deadline
+from mojang_chat.mojang.client import (
     InvalidInputError,
     MojangClient,
     normalize_name,
     normalize_uuid,
 )
-from mojang_chat.mojang_tools import ToolContext, mojang_tools
-from mojang_chat.tools import ToolCall
+from mojang_chat.mojang.tools import ToolContext, mojang_tools
 
 API = "https://api.mojang.com"
 SESSION = "https://sessionserver.mojang.com"

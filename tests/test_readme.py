@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mojang_chat.settings import Settings
+from mojang_chat.core.settings import Settings
 from tests.conftest import ROOT
 from tests.sam import load_template
 

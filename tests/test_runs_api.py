@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mojang_chat.local.server import serving
-from mojang_chat.run_steps import run_step
+from mojang_chat.runs.steps import run_step
 from tests.aws import RunsStack, runs_stack, schema_errors
 from tests.conftest import TUTORIAL, LambdaContext, function_handler, load_event
 from tests.fakes.mojang_server import MERRYDITH_UUID
@@ -246,9 +246,9 @@ def test_the_id_events_reach_their_routes(runs_stack: RunsStack, app_env: Any, n
 
 def test_the_step_events_drive_a_run_by_hand(runs_stack: RunsStack, app_env: Any) -> None:
     # Given a run created without its workflow (the events are what the workflow sends)
-    from mojang_chat import runtime
+    from mojang_chat import container
 
-    store = runtime.run_store()
+    store = container.run_store()
     run = runs_stack.create(TUTORIAL)
     runs_stack.wait(run["id"])
     steps = function_handler("RunStepsFunction")

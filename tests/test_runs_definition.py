@@ -8,8 +8,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from mojang_chat.lifecycle import RunStatus
-from mojang_chat.runs import WORKFLOW_TIMEOUT_SECONDS
+from mojang_chat.core.statuses import RunStatus
+from mojang_chat.runs.service import WORKFLOW_TIMEOUT_SECONDS
 from tests.conftest import ROOT
 from tests.sam import lint_template, load_definition, load_template, translate_template
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from mojang_chat.lifecycle import RunStatus
-from mojang_chat.runs import STEP_GRACE_SECONDS
+from mojang_chat.core.statuses import RunStatus
+from mojang_chat.runs.service import STEP_GRACE_SECONDS
 from tests.aws import RunsStack, runs_stack, schema_errors
 from tests.conftest import TUTORIAL, TUTORIAL_STATUSES, use_settings
 from tests.fakes import model_server as fake_model

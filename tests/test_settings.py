@@ -6,7 +6,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mojang_chat.settings import ConfigurationError, ModelNotConfigured, Settings
+from mojang_chat.core.settings import ConfigurationError, ModelNotConfigured, Settings
 
 
 def test_defaults_are_the_real_mojang_hosts_and_sane_limits() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from mojang_chat.settings import Settings
+from mojang_chat.core.settings import Settings
 from tests.conftest import ROOT, TEMPLATE
 from tests.sam import (
     ACCOUNT_ID,
@@ -223,7 +223,7 @@ def test_cors_allows_only_localhost_by_default(with_secret: dict[str, Any]) -> N
     assert set(cors["allowHeaders"]) == {"content-type", "authorization"}
     assert "*" not in json.dumps(cors)
     # What the local server's resolver answers, API Gateway answers when deployed.
-    from mojang_chat.api import CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE
+    from mojang_chat.http.resolver import CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE
 
     assert set(cors["allowHeaders"]) == set(CORS_ALLOW_HEADERS)
     assert set(cors["exposeHeaders"]) == set(CORS_EXPOSE_HEADERS)

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import pytest
 from pydantic import Field
 
-from mojang_chat.deadline import Deadline
-from mojang_chat.mojang_tools import mojang_tools
-from mojang_chat.tools import ToolCall, ToolInputError, ToolRegistry
+from mojang_chat.chat import ToolCall, ToolInputError, ToolRegistry
+from mojang_chat.core.deadline import Deadline
+from mojang_chat.mojang.tools import mojang_tools
 
 
 class Context:

@@ -5,12 +5,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mojang_chat import runtime
-from mojang_chat.observability import logger, metrics, tracer
-from mojang_chat.run_steps import run_step
+from mojang_chat import container
+from mojang_chat.core import logger, metrics, tracer
+from mojang_chat.runs import run_step
 
 # The first request's imports, in Lambda's init phase (full CPU) rather than in the request.
-runtime.preload()
+container.preload()
 
 
 @logger.inject_lambda_context

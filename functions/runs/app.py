@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mojang_chat.observability import logger, metrics, tracer
-from mojang_chat.runs_api import runs_api
+from mojang_chat.core import logger, metrics, tracer
+from mojang_chat.http import runs_api
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from mojang_chat.core.settings import ConfigurationError, get_settings
 from mojang_chat.local.server import (
     MODEL_HELP,
     LocalApi,
@@ -29,7 +30,6 @@ from mojang_chat.local.server import (
     default_template,
 )
 from mojang_chat.local.template import Application, TemplateError
-from mojang_chat.settings import ConfigurationError, get_settings
 
 RUNS_PATH = "/v1/threads/runs"
 TERMINAL = {"completed", "incomplete", "failed", "cancelled", "expired"}
@@ -80,7 +80,7 @@ def serve(
 ) -> int:
     """Serve the template's HTTP API (and the demo page) until Ctrl-C."""
     out = out or sys.stdout
-    from mojang_chat import runtime
+    from mojang_chat import container
     from mojang_chat.local.aws import local_aws
 
     # Powertools warns at every request that records no metric, and prints each request's
@@ -96,7 +96,7 @@ def serve(
         allowed = (app.template.get("Parameters") or {}).get("AllowedOrigins", {}).get("Default")
         if allowed and "CORS_ALLOWED_ORIGINS" not in os.environ:
             os.environ["CORS_ALLOWED_ORIGINS"] = str(allowed)
-        runtime.reset()
+        container.reset()
         try:
             server = LocalServer(api, host, port)
         except PortInUse as error:
@@ -127,7 +127,7 @@ def serve(
             print("\nstopped", file=out)
         finally:
             server.server_close()
-            runtime.reset()
+            container.reset()
     return 0
 
 
@@ -160,9 +160,9 @@ class Transcript:
 
 def ask(question: str, out: TextIO | None = None) -> int:
     """Answer one question through the single request cycle (the code ``POST /chat`` runs)."""
-    from mojang_chat.chat_api import ChatRequest, answer_question
-    from mojang_chat.deadline import Deadline, DeadlineExceeded
-    from mojang_chat.model import ModelError
+    from mojang_chat.chat.model import ModelError
+    from mojang_chat.core.deadline import Deadline, DeadlineExceeded
+    from mojang_chat.http.chat import ChatRequest, answer_question
 
     try:
         request = ChatRequest(message=question)
@@ -193,7 +193,7 @@ def ask(question: str, out: TextIO | None = None) -> int:
 def ask_runs(question: str, template: Path, out: TextIO | None = None) -> int:
     """Answer one question through the runs API and the local Step Functions workflow,
     printing each status as the polling sees it."""
-    from mojang_chat import runtime
+    from mojang_chat import container
     from mojang_chat.local.aws import local_aws
 
     app = Application.from_file(template)
@@ -214,7 +214,7 @@ def ask_runs(question: str, template: Path, out: TextIO | None = None) -> int:
         return payload
 
     with local_aws(app, api.invoke_function):
-        runtime.reset()
+        container.reset()
         try:
             thread = {"messages": [_user(question)]}
             body = {"assistant_id": assistant_id(), "thread": thread}
@@ -256,7 +256,7 @@ def ask_runs(question: str, template: Path, out: TextIO | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 1
         finally:
-            runtime.reset()
+            container.reset()
     return 0
 
 
@@ -277,7 +277,7 @@ def _arguments(raw: Any) -> Any:
 @contextlib.contextmanager
 def _quiet_logs() -> Iterator[None]:
     """Warnings and errors only: the JSON log lines would bury the transcript."""
-    from mojang_chat.observability import logger
+    from mojang_chat.core.observability import logger
 
     level = logger.log_level
     logger.setLevel(logging.WARNING)

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from mojang_chat.core.settings import ConfigurationError, get_settings
 from mojang_chat.local.aws import ACCOUNT_ID, REGION
 from mojang_chat.local.template import Application, Function, Route
-from mojang_chat.settings import ConfigurationError, get_settings
 
 # What API Gateway accepts in a request body (HTTP APIs: 10 MB); the handlers refuse more than
 # api.MAX_BODY_BYTES themselves (512 KiB), so their own 413 is what a client sees below this.
@@ -258,11 +258,9 @@ def demo_page(endpoint: str = "", mode: str = "runs", notice: str | None = None)
 
 def assistant_id() -> str:
     """The id of the runs API's built-in assistant (what a run is created with)."""
-    try:
-        from mojang_chat import runs
-    except ImportError:  # no runs API in this checkout
-        return "asst_default"
-    return str(getattr(runs, "ASSISTANT_ID", "asst_default"))
+    from mojang_chat.runs import ASSISTANT_ID
+
+    return ASSISTANT_ID
 
 
 class LocalServer(ThreadingHTTPServer):
@@ -482,18 +480,18 @@ def running(
 ) -> Iterator[LocalServer]:
     """The local server on a background thread (tests, the offline demo), with the local
     AWS services the template needs; stopped and cleaned up on exit."""
-    from mojang_chat import runtime
+    from mojang_chat import container
     from mojang_chat.local.aws import local_aws
 
     app = Application.from_file(template or default_template())
     api = LocalApi(app)
     with local_aws(app, api.invoke_function):
-        runtime.reset()  # the clients are made anew from the environment set above
+        container.reset()  # the clients are made anew from the environment set above
         try:
             with serving(api, host, port, quiet=quiet) as server:
                 yield server
         finally:
-            runtime.reset()
+            container.reset()
 
 
 @contextlib.contextmanager

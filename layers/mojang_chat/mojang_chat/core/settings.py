@@ -174,7 +174,7 @@ def _stored(setting: str, name: str) -> str:
     from aws_lambda_powertools.utilities import parameters
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-    from mojang_chat.observability import logger
+    from mojang_chat.core.observability import logger
 
     try:
         if setting.endswith("_PARAMETER"):

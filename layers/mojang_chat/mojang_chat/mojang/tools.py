@@ -10,8 +10,9 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from mojang_chat.deadline import Deadline, DeadlineExceeded
-from mojang_chat.mojang import (
+from mojang_chat.chat.registry import ToolRegistry
+from mojang_chat.core.deadline import Deadline, DeadlineExceeded
+from mojang_chat.mojang.client import (
     MAX_BULK_NAMES,
     NAME_PATTERN,
     MojangClient,
@@ -19,7 +20,6 @@ from mojang_chat.mojang import (
     dashed_uuid,
     offline_uuid,
 )
-from mojang_chat.tools import ToolRegistry
 
 Username = Annotated[
     str,

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mojang_chat.deadline import Deadline, DeadlineExceeded
-from mojang_chat.observability import count, logger, tracer
-from mojang_chat.tools import ToolCall
+from mojang_chat.chat.types import ToolCall, Usage
+from mojang_chat.core.deadline import Deadline, DeadlineExceeded
+from mojang_chat.core.observability import count, logger, tracer
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -45,23 +45,6 @@ class ModelUnavailable(ModelError):
 
 class ModelFailed(ModelError):
     """The model server answered with an error or with something that is not a completion."""
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Token counts, summed over every model call of a conversation (a run's and /chat's
-    ``usage``: pydantic models take this dataclass as a field type)."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-            self.total_tokens + other.total_tokens,
-        )
 
 
 @dataclass(frozen=True)

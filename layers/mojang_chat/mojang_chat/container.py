@@ -11,16 +11,16 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mojang_chat.chat import Limits
-from mojang_chat.model import Model
-from mojang_chat.mojang import MojangClient
-from mojang_chat.settings import get_settings
-from mojang_chat.tools import new_executor
+from mojang_chat.chat.loop import Limits
+from mojang_chat.chat.model import Model
+from mojang_chat.chat.registry import new_executor
+from mojang_chat.core.settings import get_settings
+from mojang_chat.mojang.client import MojangClient
 
 if TYPE_CHECKING:
     from openai import OpenAI
 
-    from mojang_chat.runs import RunStore
+    from mojang_chat.runs.service import RunStore
 
 T = TypeVar("T")
 _factories: list[Any] = [get_settings]
@@ -91,7 +91,7 @@ def stepfunctions() -> Any:
 @per_container
 def run_store() -> RunStore:
     """The runs table."""
-    from mojang_chat.runs import RunStore  # not at import: /chat never reads the table
+    from mojang_chat.runs.service import RunStore  # not at import: /chat never reads the table
 
     settings = get_settings()
     return RunStore(dynamodb(), settings.required(settings.runs_table_name, "RUNS_TABLE_NAME"))
@@ -115,7 +115,7 @@ def preload() -> None:
     import openai
     import openai.resources.chat.completions  # noqa: F401 (loaded lazily by client.chat)
 
-    from mojang_chat.mojang_tools import mojang_tools
+    from mojang_chat.mojang.tools import mojang_tools
 
     mojang_tools.definitions  # noqa: B018 (cached on first access)
 

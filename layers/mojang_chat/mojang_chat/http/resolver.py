@@ -14,8 +14,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConf
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mojang_chat.observability import logger
-from mojang_chat.settings import ConfigurationError, get_settings
+from mojang_chat.core.observability import logger
+from mojang_chat.core.settings import ConfigurationError, get_settings
 
 # Above any valid request (21 texts of 2,000 characters, each up to 12 bytes as JSON-escaped
 # UTF-8), far below what it costs to parse: bigger bodies are refused before they are read.

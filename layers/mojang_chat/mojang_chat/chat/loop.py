@@ -11,11 +11,12 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mojang_chat.deadline import Deadline
-from mojang_chat.lifecycle import RunStatus
-from mojang_chat.model import Model, ModelTurn, Usage
-from mojang_chat.observability import logger
-from mojang_chat.tools import ToolRegistry, ToolResult
+from mojang_chat.chat.model import Model, ModelTurn
+from mojang_chat.chat.registry import ToolRegistry
+from mojang_chat.chat.types import ToolResult, Usage
+from mojang_chat.core.deadline import Deadline
+from mojang_chat.core.observability import logger
+from mojang_chat.core.statuses import RunStatus
 
 SYSTEM_PROMPT = (
     "You answer questions about Minecraft: Java Edition players with the Mojang API tools you "

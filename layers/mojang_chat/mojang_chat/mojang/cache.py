@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
-from mojang_chat.observability import count
+from mojang_chat.core.observability import count
 
 T = TypeVar("T")
 

@@ -16,15 +16,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from mojang_chat import runtime
-from mojang_chat.chat import Limits, final_answer, tool_messages, turn_outcome
-from mojang_chat.deadline import Deadline, DeadlineExceeded, LambdaContextLike
-from mojang_chat.lifecycle import RunStatus
-from mojang_chat.model import MIN_CALL_SECONDS, Model
-from mojang_chat.mojang import MojangClient
-from mojang_chat.mojang_tools import ToolContext, mojang_tools
-from mojang_chat.observability import logger
-from mojang_chat.runs import (
+from mojang_chat import container
+from mojang_chat.chat.loop import Limits, final_answer, tool_messages, turn_outcome
+from mojang_chat.chat.model import MIN_CALL_SECONDS, Model
+from mojang_chat.chat.registry import ToolRegistry
+from mojang_chat.chat.types import ToolCall
+from mojang_chat.core.deadline import Deadline, DeadlineExceeded, LambdaContextLike
+from mojang_chat.core.observability import logger
+from mojang_chat.core.settings import get_settings
+from mojang_chat.core.statuses import RunStatus
+from mojang_chat.mojang.client import MojangClient
+from mojang_chat.mojang.tools import ToolContext, mojang_tools
+from mojang_chat.runs.service import (
     Clock,
     FunctionCall,
     LastError,
@@ -37,8 +40,6 @@ from mojang_chat.runs import (
     RunToolCall,
     new_id,
 )
-from mojang_chat.settings import get_settings
-from mojang_chat.tools import ToolCall, ToolRegistry
 
 # Errors whose messages are written for callers (see ``model.ModelError``); any other error's
 # message may carry internals, so the run shows only its name.
@@ -95,7 +96,7 @@ def run_step(event: Mapping[str, Any], context: LambdaContextLike | None) -> dic
     """Run the step an event of the workflow names, with this container's clients."""
     step = _step_input.validate_python(event)
     settings = get_settings()
-    store = runtime.run_store()
+    store = container.run_store()
     deadline = Deadline.for_request(
         context, cap=settings.request_deadline_seconds, margin=settings.deadline_margin_seconds
     )
@@ -103,9 +104,9 @@ def run_step(event: Mapping[str, Any], context: LambdaContextLike | None) -> dic
         return model_step(
             step.run_id,
             store=store,
-            model=runtime.model(),
+            model=container.model(),
             tools=mojang_tools,
-            limits=runtime.limits(),
+            limits=container.limits(),
             deadline=deadline,
         )
     if isinstance(step, ToolStep):
@@ -113,7 +114,7 @@ def run_step(event: Mapping[str, Any], context: LambdaContextLike | None) -> dic
             step.run_id,
             step.tool_call,
             store=store,
-            mojang=runtime.mojang(),
+            mojang=container.mojang(),
             tools=mojang_tools,
             max_chars=settings.tool_output_max_chars,
             deadline=deadline,

@@ -13,16 +13,16 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from mojang_chat import runtime
-from mojang_chat.api import JsonApi
-from mojang_chat.chat import ChatOutcome, build_messages, converse
-from mojang_chat.deadline import Deadline, DeadlineExceeded
-from mojang_chat.lifecycle import RunStatus
-from mojang_chat.model import ModelFailed, ModelRateLimited, ModelUnavailable, Usage
-from mojang_chat.mojang_tools import ToolContext, mojang_tools
-from mojang_chat.observability import logger
-from mojang_chat.settings import ConfigurationError, ModelNotConfigured, get_settings
-from mojang_chat.tools import ToolResult
+from mojang_chat import container
+from mojang_chat.chat.loop import ChatOutcome, build_messages, converse
+from mojang_chat.chat.model import ModelFailed, ModelRateLimited, ModelUnavailable
+from mojang_chat.chat.types import ToolResult, Usage
+from mojang_chat.core.deadline import Deadline, DeadlineExceeded
+from mojang_chat.core.observability import logger
+from mojang_chat.core.settings import ConfigurationError, ModelNotConfigured, get_settings
+from mojang_chat.core.statuses import RunStatus
+from mojang_chat.http.resolver import JsonApi
+from mojang_chat.mojang.tools import ToolContext, mojang_tools
 
 MAX_MESSAGE_CHARS = 2000
 MAX_HISTORY_TURNS = 20
@@ -158,21 +158,21 @@ def answer_question(
     if settings.log_message_contents:
         logger.info("question", extra={"question": request.message})
     messages = build_messages(request.message, [(t.role, t.content) for t in request.history])
-    mojang = runtime.mojang()
+    mojang = container.mojang()
     return converse(
         messages,
-        model=runtime.model(),
+        model=container.model(),
         tools=mojang_tools,
         context=ToolContext(mojang=mojang, deadline=deadline),
-        executor=runtime.executor(),
-        limits=runtime.limits(),
+        executor=container.executor(),
+        limits=container.limits(),
         deadline=deadline,
         on_status=on_status,
         on_tool_results=on_tool_results,
     )
 
 
-@runtime.per_container
+@container.per_container
 def chat_api() -> JsonApi:
     """The resolver of the chat function: ``POST /chat``, its OpenAPI document and docs
     (built on first use, once the environment is known)."""

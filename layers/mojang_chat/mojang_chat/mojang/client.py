@@ -28,10 +28,10 @@ from pydantic import BaseModel, ConfigDict, computed_field
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 
-from mojang_chat.cache import TTLCache
-from mojang_chat.deadline import Deadline
-from mojang_chat.observability import count, logger, tracer
-from mojang_chat.settings import Settings
+from mojang_chat.core.deadline import Deadline
+from mojang_chat.core.observability import count, logger, tracer
+from mojang_chat.core.settings import Settings
+from mojang_chat.mojang.cache import TTLCache
 
 T = TypeVar("T")
 

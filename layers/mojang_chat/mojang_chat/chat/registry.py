@@ -14,49 +14,17 @@ import json
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from mojang_chat.deadline import Deadline
-from mojang_chat.observability import count, logger
+from mojang_chat.chat.types import ToolCall, ToolResult
+from mojang_chat.core.deadline import Deadline
+from mojang_chat.core.observability import count, logger
 
 # The Chat Completions API's rule for function names.
 _NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """One function call the model asked for; ``arguments`` is the JSON string it wrote."""
-
-    id: str
-    name: str
-    arguments: str
-
-
-@dataclass(frozen=True)
-class ToolResult:
-    """The outcome of one tool call: what the model reads, and what the caller's trace shows."""
-
-    call: ToolCall
-    arguments: dict[str, Any] | None
-    output: dict[str, Any]
-
-    @property
-    def failed(self) -> bool:
-        return "error" in self.output
-
-    def content(self, max_chars: int) -> str:
-        """The tool message's content: the output as JSON, bounded so that a huge upstream
-        answer cannot flood the model's context (or the token bill)."""
-        text = json.dumps(self.output, ensure_ascii=False, separators=(",", ":"))
-        if len(text) <= max_chars:
-            return text
-        return json.dumps(
-            {"error": f"the tool's output was {len(text)} characters, too long to show"}
-        )
 
 
 class ToolInputError(ValueError):

@@ -23,13 +23,14 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from mojang_chat import runtime
-from mojang_chat.api import JsonApi
-from mojang_chat.chat import SYSTEM_PROMPT, build_messages
-from mojang_chat.chat_api import MAX_HISTORY_TURNS, MAX_MESSAGE_CHARS, Text
-from mojang_chat.mojang_tools import mojang_tools
-from mojang_chat.observability import logger
-from mojang_chat.runs import (
+from mojang_chat import container
+from mojang_chat.chat.loop import SYSTEM_PROMPT, build_messages
+from mojang_chat.core.observability import logger
+from mojang_chat.core.settings import ConfigurationError, get_settings
+from mojang_chat.http.chat import MAX_HISTORY_TURNS, MAX_MESSAGE_CHARS, Text
+from mojang_chat.http.resolver import JsonApi
+from mojang_chat.mojang.tools import mojang_tools
+from mojang_chat.runs.service import (
     ASSISTANT_ID,
     CannotCancel,
     MessageObject,
@@ -37,7 +38,6 @@ from mojang_chat.runs import (
     RunObject,
     Runs,
 )
-from mojang_chat.settings import ConfigurationError, get_settings
 
 Metadata = Annotated[
     dict[
@@ -213,13 +213,13 @@ def _documented(*statuses: int) -> dict[int, Any]:
     return {status: {"description": ERRORS[status], "content": schema} for status in statuses}
 
 
-@runtime.per_container
+@container.per_container
 def runs_service() -> Runs:
     """The runs service with this container's clients and settings."""
     settings = get_settings()
     return Runs(
-        runtime.run_store(),
-        runtime.stepfunctions(),
+        container.run_store(),
+        container.stepfunctions(),
         settings.required(settings.run_state_machine_arn, "RUN_STATE_MACHINE_ARN"),
         model=settings.openai_model,
         instructions=SYSTEM_PROMPT,
@@ -290,7 +290,7 @@ def list_messages(thread_id: str, query: Mapping[str, str]) -> ListMessagesRespo
     )
 
 
-@runtime.per_container
+@container.per_container
 def runs_api() -> JsonApi:
     """The resolver of the runs function (built on first use, once the environment is known)."""
     app = JsonApi(

@@ -24,9 +24,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mojang_chat.lifecycle import RunStatus
-from mojang_chat.model import Usage
-from mojang_chat.observability import logger
+from mojang_chat.chat.types import Usage
+from mojang_chat.core.observability import logger
+from mojang_chat.core.statuses import RunStatus
 
 # The built-in assistant: the only one until assistants can be created.
 ASSISTANT_ID = "asst_default"
