@@ -79,7 +79,7 @@ test: lint typecheck unit
 FUZZ_EXAMPLES ?= 500
 fuzz: venv
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -s --timeout=3600 \
-		tests/test_fuzz.py tests/test_properties.py
+		tests/e2e/test_fuzz.py tests/unit/test_properties.py
 
 lock: venv
 	$(VENV)/bin/uv pip compile --universal --python-version 3.11 --no-header \

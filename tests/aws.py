@@ -25,7 +25,7 @@ import pytest
 from mojang_chat.local.aws import local_aws
 from mojang_chat.local.server import LocalApi, Request, build_event, lambda_response
 from mojang_chat.local.template import Route
-from tests.conftest import application
+from tests.helpers import application
 
 RUNS_FUNCTION = "RunsFunction"
 TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete"}
@@ -35,7 +35,7 @@ MAX_IN_FLIGHT = 64
 
 def shorten_retries(node: Any) -> Any:
     """Every Retry waiting the shortest time moto allows (1 s, no back-off): moto really
-    sleeps. tests/test_runs_definition.py proves the template deploys the file's own values."""
+    sleeps. tests/e2e/test_runs_definition.py proves the template deploys the file's own values."""
     if isinstance(node, list):
         return [shorten_retries(item) for item in node]
     if not isinstance(node, dict):

@@ -26,7 +26,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
-from tests.conftest import TEMPLATE
+from tests.helpers import TEMPLATE
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"

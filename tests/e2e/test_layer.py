@@ -22,7 +22,7 @@ from packaging import tags
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 LAYER_SOURCE = ROOT / "layers" / "mojang_chat"
 LOCK = LAYER_SOURCE / "requirements.txt"

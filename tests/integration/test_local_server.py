@@ -33,9 +33,9 @@ from mojang_chat.local.server import (
     running,
 )
 from mojang_chat.local.template import Application, Route
-from tests.conftest import TEMPLATE, TUTORIAL, TUTORIAL_STATUSES, application, load_event
 from tests.fakes import model_server as fake_model
 from tests.fakes.mojang_server import MERRYDITH_UUID, Fault
+from tests.helpers import TEMPLATE, TUTORIAL, TUTORIAL_STATUSES, application, load_event
 
 ALLOWED = "http://localhost:3000"
 

@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from tests.aws import RunsStack, runs_stack
-from tests.conftest import (
+from tests.helpers import (
     SECRET_KEY,
     TUTORIAL,
     LambdaContext,

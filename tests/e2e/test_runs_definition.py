@@ -10,7 +10,7 @@ from typing import Any
 
 from mojang_chat.core.statuses import RunStatus
 from mojang_chat.runs.service import WORKFLOW_TIMEOUT_SECONDS
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.sam import lint_template, load_definition, load_template, translate_template
 
 DEFINITION_FILE = ROOT / "functions" / "run_workflow.asl.json"

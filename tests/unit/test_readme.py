@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mojang_chat.core.settings import Settings
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.sam import load_template
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -15,7 +15,6 @@ import openai
 import pydantic
 import pytest
 
-from tests.conftest import SHARED_REFERENCE
 from tests.fakes.model_server import (
     HELP,
     SCHEMA_DIR,
@@ -33,6 +32,7 @@ from tests.fakes.model_server import (
     server_error,
     tool_calls,
 )
+from tests.helpers import SHARED_REFERENCE
 
 MODEL = "gpt-4o-mini"
 MERRYDITH_ID = "b6a3bc6b5e7a4a3c9f3e2d1c0b9a8f7e"

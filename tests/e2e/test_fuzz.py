@@ -30,7 +30,7 @@ from schemathesis.checks import (
 
 from mojang_chat.local.server import serving
 from tests.aws import RunsStack, runs_stack
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 __all__ = ["runs_stack"]  # the fixture, imported for pytest
 

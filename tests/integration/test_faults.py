@@ -24,7 +24,9 @@ import pytest
 
 from mojang_chat import container
 from tests.aws import RunsStack, runs_stack
-from tests.conftest import (
+from tests.fakes import model_server as fake_model
+from tests.fakes.mojang_server import MERRYDITH_UUID, FakeMojangServer, Fault
+from tests.helpers import (
     ROOT,
     SECRET_KEY,
     LambdaContext,
@@ -33,8 +35,6 @@ from tests.conftest import (
     log_text,
     use_settings,
 )
-from tests.fakes import model_server as fake_model
-from tests.fakes.mojang_server import MERRYDITH_UUID, FakeMojangServer, Fault
 
 QUESTION = "what is the uuid of the player merrydith?"
 LOOKUP = fake_model.tool_calls(("get_uuid_from_username", {"username": "merrydith"}))

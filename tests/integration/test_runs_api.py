@@ -12,8 +12,8 @@ import pytest
 from mojang_chat.local.server import serving
 from mojang_chat.runs.steps import run_step
 from tests.aws import RunsStack, runs_stack, schema_errors
-from tests.conftest import TUTORIAL, LambdaContext, function_handler, load_event
 from tests.fakes.mojang_server import MERRYDITH_UUID
+from tests.helpers import TUTORIAL, LambdaContext, function_handler, load_event
 
 __all__ = ["runs_stack"]  # the fixture, imported for pytest
 

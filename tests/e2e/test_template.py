@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from mojang_chat.core.settings import Settings
-from tests.conftest import ROOT, TEMPLATE
+from tests.helpers import ROOT, TEMPLATE
 from tests.sam import (
     ACCOUNT_ID,
     REGION,

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import (
+from tests.fakes import model_server as fake_model
+from tests.fakes.mojang_server import MERRYDITH_UUID
+from tests.helpers import (
     SECRET_KEY,
     TUTORIAL,
     TUTORIAL_STATUSES,
@@ -20,8 +22,6 @@ from tests.conftest import (
     log_text,
     use_settings,
 )
-from tests.fakes import model_server as fake_model
-from tests.fakes.mojang_server import MERRYDITH_UUID
 
 chat_handler = function_handler("ChatFunction")
 

@@ -13,9 +13,9 @@ import pytest
 from mojang_chat.core.statuses import RunStatus
 from mojang_chat.runs.service import STEP_GRACE_SECONDS
 from tests.aws import RunsStack, runs_stack, schema_errors
-from tests.conftest import TUTORIAL, TUTORIAL_STATUSES, use_settings
 from tests.fakes import model_server as fake_model
 from tests.fakes.mojang_server import MERRYDITH_UUID, Fault
+from tests.helpers import TUTORIAL, TUTORIAL_STATUSES, use_settings
 
 __all__ = ["runs_stack"]  # the fixture, imported for pytest
 
