@@ -3,27 +3,33 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 LOCK := layers/mojang_chat/requirements.txt
+# Everything the tests and tools use, pinned (the layer's pins included): `make lock` re-pins.
+DEV_LOCK := requirements-dev.txt
+# make test fails below this share of the package's lines and branches run by the tests.
+COVERAGE_FLOOR ?= 88
 # aws-sam-cli pins its own boto3 and friends: it lives in a venv of its own.
 SAM_VENV ?= .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv demo demo-offline browser ask test lint typecheck unit lock sam-tools build validate clean bench fuzz
+.PHONY: help venv demo demo-offline browser ask test lint typecheck unit test-all lock sam-tools build validate clean bench fuzz
 
 help:
 	@echo "make demo   run the app locally on http://127.0.0.1:3000 (no AWS account, no Docker)"
 	@echo "make demo-offline   the same on the embedded stand-ins, even with a model configured"
-	@echo "make test   lint, type-check and run every test"
+	@echo "make test   lint, type-check and run every test, with coverage"
+	@echo "make unit   the unit tests alone (seconds)"
 	@echo "make fuzz   a long schema-fuzzing run of every route (FUZZ_EXAMPLES=500 per operation and mode)"
 	@echo "make bench  benchmarks against the fakes: table on stdout, benchmarks/results/latest.json"
 	@echo "make build  sam build (the layer is built for arm64 without Docker)"
 	@echo "make lock   re-pin the layer's requirements"
 
-$(VENV)/.installed: pyproject.toml $(LOCK)
+$(VENV)/.installed: pyproject.toml $(LOCK) $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# The layer's lock first, so the tests run on the very versions the layer ships.
-	$(PY) -m pip install -q -r $(LOCK) -e '.[dev]'
+	# The dev lock holds the layer's own pins, so the tests run on the very versions it ships.
+	$(PY) -m pip install -q -r $(DEV_LOCK)
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 venv: $(VENV)/.installed
@@ -69,10 +75,16 @@ lint: venv
 typecheck: venv
 	$(PY) -m mypy
 
-unit: venv sam-tools browser
-	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest
+# Every test (unit, integration, e2e), with the package's coverage measured and held to a floor.
+test-all: venv sam-tools browser
+	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest --cov --cov-report=term \
+		--cov-fail-under=$(COVERAGE_FLOOR)
 
-test: lint typecheck unit
+test: lint typecheck test-all
+
+# The pure logic alone, in seconds: no servers, no AWS, no browser.
+unit: venv
+	$(PY) -m pytest -q tests/unit
 
 # The schema fuzzing that `make test` runs with 25 examples per operation and mode, at length;
 # the counts land in test-artifacts/fuzz.json.
@@ -86,6 +98,8 @@ lock: venv
 		--no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer \
 		--no-emit-package jmespath --no-emit-package python-dateutil --no-emit-package six \
 		layers/mojang_chat/requirements.in -o $(LOCK)
+	$(VENV)/bin/uv pip compile --universal --python-version 3.11 --no-header \
+		pyproject.toml --extra dev -c $(LOCK) -o $(DEV_LOCK)
 
 validate: sam-tools
 	$(SAM) validate --lint --region us-east-1

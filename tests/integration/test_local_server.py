@@ -299,7 +299,7 @@ def test_bodies_of_unknown_or_invalid_length_are_refused(
 
 
 def test_the_servers_body_limit_leaves_the_apis_own_to_answer(server: LocalServer) -> None:
-    from mojang_chat.http.resolver import MAX_BODY_BYTES
+    from mojang_chat.http.limits import MAX_BODY_BYTES
 
     assert MAX_REQUEST_BYTES > MAX_BODY_BYTES
     data = b'{"message": "' + b"x" * MAX_BODY_BYTES + b'"}'

@@ -95,7 +95,7 @@ class Tool:
         try:
             arguments = self.arguments_model.model_validate(raw)
         except ValidationError as error:
-            return _failure(call, raw, "invalid arguments: " + _describe(error))
+            return _failure(call, raw, "invalid arguments: " + _argument_problems(error))
         kwargs = {name: getattr(arguments, name) for name in type(arguments).model_fields}
         try:
             if self.takes_context:
@@ -191,7 +191,7 @@ def _failure(call: ToolCall, arguments: dict[str, Any] | None, message: str) -> 
     return ToolResult(call, arguments, {"error": message})
 
 
-def _describe(error: ValidationError) -> str:
+def _argument_problems(error: ValidationError) -> str:
     parts = []
     for item in error.errors(include_url=False):
         where = ".".join(str(part) for part in item["loc"]) or "arguments"

@@ -124,7 +124,7 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as error:
-            raise ConfigurationError(_describe(error)) from None
+            raise ConfigurationError(_configuration_problems(error)) from None
 
     def required(self, value: str | None, name: str) -> str:
         """``value``, or ``ConfigurationError`` naming the variable ``name`` that must be set."""
@@ -193,7 +193,7 @@ def _stored(setting: str, name: str) -> str:
     return str(value)
 
 
-def _describe(error: ValidationError) -> str:
+def _configuration_problems(error: ValidationError) -> str:
     problems = []
     for item in error.errors():
         name = ".".join(str(part) for part in item["loc"]) or "settings"

@@ -9,13 +9,14 @@
 Errors have OpenAI's shape, ``{"error": {"type", "message", "param", "code"}}``, and status:
 400 for a request OpenAI would refuse (invalid JSON or parameters, an unsupported option, a
 cancel of a finished run), 401 without the shared secret (when one is configured), 404 for an
-unknown assistant, thread, run or URL, 413 for a body over 512 KiB, 500 when the service is
-misconfigured or broken.
+unknown assistant, thread, run or URL, 413 for a body over ``limits.MAX_BODY_BYTES``, 500 when
+the service is misconfigured or broken.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
@@ -27,7 +28,21 @@ from mojang_chat import container
 from mojang_chat.chat.loop import SYSTEM_PROMPT, build_messages
 from mojang_chat.core.observability import logger
 from mojang_chat.core.settings import ConfigurationError, get_settings
-from mojang_chat.http.chat import MAX_HISTORY_TURNS, MAX_MESSAGE_CHARS, Text
+from mojang_chat.http.errors import (
+    ApiError,
+    OpenAIErrorResponse,
+    documented,
+    openai_error_body,
+    openai_problem,
+    openai_refusal_body,
+)
+from mojang_chat.http.limits import (
+    BODY_TOO_LARGE_DOC,
+    MAX_HISTORY_TURNS,
+    MAX_MESSAGE_CHARS,
+    MESSAGE_TOO_LONG,
+    Text,
+)
 from mojang_chat.http.resolver import JsonApi
 from mojang_chat.mojang.tools import mojang_tools
 from mojang_chat.runs.service import (
@@ -75,7 +90,7 @@ class ThreadMessage(BaseModel):
     def _bounded(self) -> ThreadMessage:
         # The same bound as /chat's messages, whether the text comes in one piece or in parts.
         if len(self.text) > MAX_MESSAGE_CHARS:
-            raise ValueError(f"a message's text is at most {MAX_MESSAGE_CHARS} characters")
+            raise ValueError(MESSAGE_TOO_LONG)
         return self
 
 
@@ -167,50 +182,13 @@ class ListMessagesResponse(BaseModel):
     has_more: bool
 
 
-class ErrorDetail(BaseModel):
-    type: str
-    message: str
-    param: str | None = None
-    code: str | None = None
-
-
-class ErrorResponse(BaseModel):
-    """OpenAI's error body."""
-
-    error: ErrorDetail
-
-
-class ApiError(Exception):
-    """A request OpenAI would refuse, with its status, message, ``param`` and ``code``."""
-
-    def __init__(
-        self, status: int, message: str, *, param: str | None = None, code: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.param = param
-        self.code = code
-
-
-def error_body(status: int, error_type: str, message: str, request_id: str) -> dict[str, Any]:
-    """OpenAI's error shape for the errors ``JsonApi`` itself answers (401, 413)."""
-    kind = "invalid_request_error" if status < 500 else "server_error"
-    return {"error": {"type": kind, "message": message, "param": None, "code": error_type}}
-
-
 ERRORS = {
     400: "Invalid JSON or parameters, an unsupported option, or a cancel of a finished run.",
     401: "A shared secret is configured and neither X-Api-Key nor the bearer token matches.",
     404: "No such assistant, thread, run or URL.",
-    413: "The body is larger than 512 KiB.",
+    413: BODY_TOO_LARGE_DOC,
     500: "The service is misconfigured or failed.",
 }
-
-
-def _documented(*statuses: int) -> dict[int, Any]:
-    schema = {"application/json": {"schema": ErrorResponse.model_json_schema()}}
-    return {status: {"description": ERRORS[status], "content": schema} for status in statuses}
 
 
 @container.per_container
@@ -294,13 +272,16 @@ def list_messages(thread_id: str, query: Mapping[str, str]) -> ListMessagesRespo
 def runs_api() -> JsonApi:
     """The resolver of the runs function (built on first use, once the environment is known)."""
     app = JsonApi(
-        error_body,
+        openai_refusal_body,
         title="mojang-chat runs",
         description="OpenAI Assistants-style runs: create, poll, cancel, read the answer.",
         protected=("/v1/threads",),
         openapi_path="/v1/openapi.json",
     )
-    responses: dict[int, Any] = {200: {"description": "The run."}, **_documented(*ERRORS)}
+    responses: dict[int, Any] = {
+        200: {"description": "The run."},
+        **documented(OpenAIErrorResponse, ERRORS, *ERRORS),
+    }
 
     @app.post("/v1/threads/runs", summary="Create a thread and run it", responses=responses)
     def create(request: CreateThreadAndRunRequest) -> RunObject:
@@ -321,7 +302,10 @@ def runs_api() -> JsonApi:
     @app.get(
         "/v1/threads/<thread_id>/messages",
         summary="List a thread's messages",
-        responses={200: {"description": "The messages."}, **_documented(*ERRORS)},
+        responses={
+            200: {"description": "The messages."},
+            **documented(OpenAIErrorResponse, ERRORS, *ERRORS),
+        },
     )
     def messages(thread_id: str) -> ListMessagesResponse:
         query = app.current_event.query_string_parameters or {}
@@ -334,13 +318,12 @@ def runs_api() -> JsonApi:
         param: str | None = None,
         code: str | None = None,
     ) -> Response[str]:
-        kind = "invalid_request_error" if status < 500 else "server_error"
-        body = ErrorResponse(error=ErrorDetail(type=kind, message=message, param=param, code=code))
+        body = openai_error_body(status, message, param=param, code=code)
         headers = {"X-Request-Id": app.request_id}
-        return Response(status, "application/json", body.model_dump_json(), headers=headers)
+        return Response(status, "application/json", json.dumps(body), headers=headers)
 
     def invalid_request(error: RequestValidationError) -> Response[str]:
-        message, param, code = _describe(error.errors())
+        message, param, code = openai_problem(error.errors())
         return openai_error(400, message, param=param, code=code)
 
     def api_error(error: ApiError) -> Response[str]:
@@ -372,43 +355,3 @@ def runs_api() -> JsonApi:
     app.exception_handler(ConfigurationError)(misconfigured)
     app.exception_handler(Exception)(unexpected)
     return app
-
-
-def _describe(problems: Sequence[Mapping[str, Any]]) -> tuple[str, str | None, str | None]:
-    """OpenAI's wording of the first problem: (message, param, code), never echoing values."""
-    if not problems:
-        return "Invalid request.", None, None
-    problem = problems[0]
-    if problem.get("type") == "json_invalid":
-        return (
-            "We could not parse the JSON body of your request. (HINT: This likely means you "
-            "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, "
-            "but what was sent was not valid JSON.)",
-            None,
-            None,
-        )
-    # Union branches ("constrained-str", "list[TextPart]") are pydantic's, not the client's.
-    location = [
-        part
-        for part in problem.get("loc", ())
-        if part != "body" and (isinstance(part, int) or str(part).isidentifier())
-    ]
-    param = "".join(
-        f"[{part}]" if isinstance(part, int) else f".{part}" for part in location
-    ).lstrip(".")
-    if problem.get("type") == "missing" and not param:
-        return "The request needs a JSON body.", None, "missing_required_parameter"
-    if problem.get("type") == "missing":
-        return (
-            f"Missing required parameter: '{param}'.",
-            param or None,
-            "missing_required_parameter",
-        )
-    if problem.get("type") == "extra_forbidden":
-        return (
-            f"Unrecognized request argument supplied: {param}",
-            param or None,
-            "unknown_parameter",
-        )
-    detail = problem.get("msg") or problem.get("type")
-    return f"Invalid '{param or 'body'}': {detail}.", param or None, "invalid_value"

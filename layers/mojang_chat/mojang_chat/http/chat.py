@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+import json
+from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from mojang_chat import container
 from mojang_chat.chat.loop import ChatOutcome, build_messages, converse
@@ -20,19 +21,20 @@ from mojang_chat.chat.types import ToolResult, Usage
 from mojang_chat.core.deadline import Deadline, DeadlineExceeded
 from mojang_chat.core.observability import logger
 from mojang_chat.core.settings import ConfigurationError, ModelNotConfigured, get_settings
-from mojang_chat.core.statuses import RunStatus
+from mojang_chat.core.statuses import TERMINAL_STATUSES, RunStatus
+from mojang_chat.http.errors import (
+    ChatErrorResponse,
+    chat_error_body,
+    chat_problems,
+    documented,
+)
+from mojang_chat.http.limits import BODY_TOO_LARGE_DOC, MAX_HISTORY_TURNS, MAX_MESSAGE_CHARS, Text
 from mojang_chat.http.resolver import JsonApi
 from mojang_chat.mojang.tools import ToolContext, mojang_tools
 
-MAX_MESSAGE_CHARS = 2000
-MAX_HISTORY_TURNS = 20
 # Browsers and CDNs may reuse the widget for five minutes, then revalidate with its ETag: a
 # redeploy reaches every page within minutes, and an unchanged file costs a 304.
 WIDGET_CACHE_CONTROL = "public, max-age=300"
-
-Text = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MESSAGE_CHARS)
-]
 
 
 class HistoryTurn(BaseModel):
@@ -97,34 +99,10 @@ class ChatResponse(BaseModel):
         )
 
 
-class ErrorDetail(BaseModel):
-    type: str
-    message: str
-
-
-class ErrorResponse(BaseModel):
-    """Every error of this API: what went wrong, and the request id to quote."""
-
-    error: ErrorDetail
-    request_id: str
-
-
-def error_body(status: int, error_type: str, message: str, request_id: str) -> dict[str, Any]:
-    """The one error shape of ``/chat``."""
-    return ErrorResponse(
-        error=ErrorDetail(type=error_type, message=message), request_id=request_id
-    ).model_dump()
-
-
-def _documented(*statuses: int) -> dict[int, Any]:
-    schema = {"application/json": {"schema": ErrorResponse.model_json_schema()}}
-    return {status: {"description": ERRORS[status], "content": schema} for status in statuses}
-
-
 ERRORS = {
     400: "The body is not JSON.",
     401: "A shared secret is configured and the X-Api-Key header is missing or wrong.",
-    413: "The body is larger than 512 KiB.",
+    413: BODY_TOO_LARGE_DOC,
     422: "The body is JSON but not a valid request (the message names the field).",
     429: "Too many requests (API Gateway throttling).",
     500: "A setting is invalid (the message names it), or a bug (quote the request id).",
@@ -177,7 +155,7 @@ def chat_api() -> JsonApi:
     """The resolver of the chat function: ``POST /chat``, its OpenAPI document and docs
     (built on first use, once the environment is known)."""
     app = JsonApi(
-        error_body,
+        chat_error_body,
         title="mojang-chat",
         description="Ask about Minecraft players in plain English.",
         protected=("/chat",),
@@ -186,7 +164,10 @@ def chat_api() -> JsonApi:
     @app.post(
         "/chat",
         summary="Answer a question about Minecraft players",
-        responses={200: {"description": "The answer."}, **_documented(*ERRORS)},
+        responses={
+            200: {"description": "The answer."},
+            **documented(ChatErrorResponse, ERRORS, *ERRORS),
+        },
     )
     def chat(request: ChatRequest) -> ChatResponse:
         settings = get_settings()
@@ -210,7 +191,7 @@ def chat_api() -> JsonApi:
         problems = error.errors()
         if any(p.get("type") == "json_invalid" for p in problems):
             return app.error(400, "invalid_json", "the request body is not valid JSON")
-        return app.error(422, "invalid_request", _describe(problems))
+        return app.error(422, "invalid_request", chat_problems(problems))
 
     def known_error(error: Exception) -> Response[str]:
         status, error_type = next(v for k, v in ERROR_STATUSES.items() if isinstance(error, k))
@@ -236,19 +217,20 @@ def chat_api() -> JsonApi:
     return app
 
 
+def widget_constants() -> dict[str, Any]:
+    """The facts the widget needs from the server, by the placeholder names in widget.js."""
+    return {
+        "MAX_HISTORY_TURNS": MAX_HISTORY_TURNS,
+        "MAX_MESSAGE_CHARS": MAX_MESSAGE_CHARS,
+        "TERMINAL_STATUSES": sorted(status.value for status in TERMINAL_STATUSES),
+    }
+
+
 @cache
 def widget_script() -> tuple[str, str]:
     """The chat widget (web/widget.js, shipped in the layer) and its ETag."""
     script = resources.files("mojang_chat").joinpath("web", "widget.js").read_text("utf-8")
+    for name, value in widget_constants().items():
+        script = script.replace(f"__{name}__", json.dumps(value))
     digest = hashlib.sha256(script.encode()).hexdigest()[:32]
     return script, f'"{digest}"'
-
-
-def _describe(problems: Sequence[Mapping[str, Any]]) -> str:
-    """Which fields were wrong and why, without echoing the values the client sent."""
-    parts = []
-    for problem in problems:
-        location = [str(part) for part in problem.get("loc", ()) if part != "body"]
-        where = ".".join(location) or "body"
-        parts.append(f"{where}: {problem.get('msg') or problem.get('type')}")
-    return "invalid request: " + "; ".join(parts)

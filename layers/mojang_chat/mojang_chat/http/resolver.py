@@ -16,10 +16,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mojang_chat.core.observability import logger
 from mojang_chat.core.settings import ConfigurationError, get_settings
+from mojang_chat.http.limits import BODY_TOO_LARGE, MAX_BODY_BYTES
 
-# Above any valid request (21 texts of 2,000 characters, each up to 12 bytes as JSON-escaped
-# UTF-8), far below what it costs to parse: bigger bodies are refused before they are read.
-MAX_BODY_BYTES = 512 * 1024
 # The header server-to-server callers put the shared secret in (when one is configured).
 SHARED_SECRET_HEADER = "x-api-key"  # noqa: S105 (a header name, not a secret)
 
@@ -80,8 +78,7 @@ class JsonApi(APIGatewayHttpResolver):
         """Answer one API Gateway (HTTP API v2) event."""
         event = _with_lowercase_content_type(event)
         if _body_bytes(event) > MAX_BODY_BYTES:
-            message = f"the request body is larger than {MAX_BODY_BYTES} bytes"
-            return self._refuse(event, 413, "request_too_large", message)
+            return self._refuse(event, 413, "request_too_large", BODY_TOO_LARGE)
         if not _text_body(event):
             message = "the request body is not valid JSON (not even UTF-8 text)"
             return self._refuse(event, 400, "invalid_json", message)

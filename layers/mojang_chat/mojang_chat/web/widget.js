@@ -27,8 +27,10 @@
   // Polling starts at the SDK's 1 s and slows to 2.5 s while the status does not change; a run
   // is given up (and cancelled) a little after its expires_at (600 s when it has none).
   var POLL_MS = 1000, POLL_MAX_MS = 2500, EXPIRY_GRACE_MS = 5000, DEFAULT_EXPIRES_S = 600;
-  var MAX_HISTORY = 20, MAX_CHARS = 2000;
-  var TERMINAL = ["completed", "incomplete", "failed", "cancelled", "expired"];
+  // Filled in by the server that serves this file (http/chat.py), from the one definition of
+  // each fact: the API's limits and the run statuses after which a run changes no more.
+  var MAX_HISTORY = __MAX_HISTORY_TURNS__, MAX_CHARS = __MAX_MESSAGE_CHARS__;
+  var TERMINAL = __TERMINAL_STATUSES__;
   var LABELS = {
     queued: "queued", in_progress: "in progress", requires_action: "calling the Mojang API",
     cancelling: "cancelling", cancelled: "cancelled", failed: "failed", completed: "completed",

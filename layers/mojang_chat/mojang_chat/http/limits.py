@@ -1,0 +1,25 @@
+"""The request limits of the HTTP API: each one number, from which its checks, its error text
+and its documentation are all derived (the widget gets the same numbers, see ``widget.js``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+# Above any valid request (21 texts of 2,000 characters, each up to 12 bytes as JSON-escaped
+# UTF-8), far below what it costs to parse: bigger bodies are refused before they are read.
+MAX_BODY_BYTES = 512 * 1024
+# One question (or one earlier turn) of a conversation, in characters.
+MAX_MESSAGE_CHARS = 2000
+# The earlier turns a client may send back with a question.
+MAX_HISTORY_TURNS = 20
+
+BODY_TOO_LARGE = f"the request body is larger than {MAX_BODY_BYTES} bytes"
+BODY_TOO_LARGE_DOC = f"The body is larger than {MAX_BODY_BYTES // 1024} KiB."
+MESSAGE_TOO_LONG = f"a message's text is at most {MAX_MESSAGE_CHARS} characters"
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MESSAGE_CHARS)
+]
+"""A message's text: trimmed, 1 to ``MAX_MESSAGE_CHARS`` characters."""
