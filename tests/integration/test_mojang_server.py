@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 import requests
 
-from mojang_chat.mojang.cache import TTLCache
-from mojang_chat.mojang.client import (
+from mojang_chat.mojang import (
     MojangClient,
     PlayerId,
     PlayerProfile,
+    Transport,
+    TTLCache,
     UpstreamError,
     default_skin,
 )
@@ -47,14 +48,18 @@ def slept() -> list[float]:
     return []
 
 
-def make_client(fake: FakeMojangServer, slept: list[float], **options: Any) -> MojangClient:
+def make_client(
+    fake: FakeMojangServer,
+    slept: list[float],
+    cache: TTLCache | None = None,
+    **options: Any,
+) -> MojangClient:
     return MojangClient(
-        requests.Session(),
+        Transport(requests.Session(), sleep=slept.append, **options),
         api_url=fake.url,
         session_url=fake.url,
         services_url=fake.url,
-        sleep=slept.append,
-        **options,
+        cache=cache,
     )
 
 

@@ -20,13 +20,15 @@ from requests.structures import CaseInsensitiveDict
 
 from mojang_chat.chat import ToolCall
 from mojang_chat.core.deadline import Deadline
-from mojang_chat.mojang.client import (
+from mojang_chat.mojang import (
     InvalidInputError,
     MojangClient,
+    ToolContext,
+    Transport,
+    mojang_tools,
     normalize_name,
     normalize_uuid,
 )
-from mojang_chat.mojang.tools import ToolContext, mojang_tools
 
 API = "https://api.mojang.com"
 SESSION = "https://sessionserver.mojang.com"
@@ -97,7 +99,7 @@ class RecordingSession(requests.Session):
 def new_client() -> tuple[MojangClient, RecordingSession]:
     session = RecordingSession()
     client = MojangClient(
-        session, api_url=API, session_url=SESSION, services_url=SERVICES, cache=None
+        Transport(session), api_url=API, session_url=SESSION, services_url=SERVICES, cache=None
     )
     return client, session
 

@@ -12,14 +12,9 @@ from pydantic import Field
 
 from mojang_chat.chat.registry import ToolRegistry
 from mojang_chat.core.deadline import Deadline, DeadlineExceeded
-from mojang_chat.mojang.client import (
-    MAX_BULK_NAMES,
-    NAME_PATTERN,
-    MojangClient,
-    MojangError,
-    dashed_uuid,
-    offline_uuid,
-)
+from mojang_chat.mojang.client import MAX_BULK_NAMES, MojangClient
+from mojang_chat.mojang.errors import MojangError
+from mojang_chat.mojang.identity import NAME_PATTERN, dashed_uuid, offline_uuid
 
 Username = Annotated[
     str,

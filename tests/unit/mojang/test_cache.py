@@ -7,27 +7,19 @@ import time
 
 import pytest
 
-from mojang_chat.mojang.cache import TTLCache
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from mojang_chat.mojang import TTLCache
+from tests.unit.mojang.helpers import FakeClock
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    """Not at zero: an entry that kept its TTL instead of its expiry time would expire at once."""
+    return FakeClock(1000.0)
 
 
 @pytest.fixture
 def cache(clock: FakeClock) -> TTLCache:
+    """Short TTLs and only three entries, so the bounds are reached in a few calls."""
     return TTLCache(ttl=60, negative_ttl=10, max_entries=3, clock=clock)
 
 
