@@ -1,6 +1,6 @@
 """Fault injection: one row per way an upstream can break, run through ``POST /chat`` and
-through a run, with what the caller sees written in the README's failure table (which
-is rendered from these very rows, so the table and the tests cannot drift).
+through a run, with what the caller sees written in the failure table of docs/hardening.md
+(which is rendered from these very rows, so the table and the tests cannot drift).
 
 Every row, on both paths, checks that the caller gets the documented status and error, that the
 run ends (no execution left running, no record left open), that the request finishes inside its
@@ -393,7 +393,7 @@ def test_run_fault(
 
 # --- The table in the docs ---------------------------------------------------------------------
 
-README = ROOT / "README.md"
+HARDENING = ROOT / "docs" / "hardening.md"
 
 
 def failure_table() -> str:
@@ -406,8 +406,8 @@ def failure_table() -> str:
 
 def test_the_failure_table_in_the_docs_is_rendered_from_these_rows() -> None:
     table = failure_table()
-    assert table in README.read_text(), (
-        "the failure table in README.md is out of date; it should read:\n" + table
+    assert table in HARDENING.read_text(encoding="utf-8"), (
+        "the failure table in docs/hardening.md is out of date; it should read:\n" + table
     )
 
 
