@@ -138,7 +138,8 @@ def runs_path(server_url: str, config: Config, names: Names) -> dict[str, Any]:
     the workflow's state transitions per run (from the execution's history)."""
     import boto3
 
-    from mojang_chat.runs.service import ASSISTANT_ID, execution_arn
+    from mojang_chat.runs.records import ASSISTANT_ID
+    from mojang_chat.runs.workflow import execution_arn
 
     session = requests.Session()
     sfn = boto3.client("stepfunctions")

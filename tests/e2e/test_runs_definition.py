@@ -8,8 +8,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from mojang_chat.chat.model import ModelRateLimited, ModelUnavailable
 from mojang_chat.core.statuses import RunStatus
-from mojang_chat.runs.service import WORKFLOW_TIMEOUT_SECONDS
+from mojang_chat.runs.workflow import WORKFLOW_TIMEOUT_SECONDS
 from tests.helpers import ROOT
 from tests.sam import lint_template, load_definition, load_template, translate_template
 
@@ -108,6 +109,43 @@ def test_every_task_retries_transient_lambda_errors() -> None:
             assert 1 <= retry["IntervalSeconds"] <= 2, name
             assert retry["MaxAttempts"] == 2, name
             assert retry["BackoffRate"] == 2, name
+
+
+def code_exceptions() -> dict[str, type[BaseException]]:
+    """The exception classes of the shared package, by name (its modules the steps import)."""
+    import mojang_chat.runs  # noqa: F401 (the steps, and everything they may raise)
+
+    found: dict[str, type[BaseException]] = {}
+    pending: list[type[BaseException]] = [BaseException]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__.startswith("mojang_chat."):
+            found[cls.__name__] = cls
+    return found
+
+
+def test_every_error_a_retry_or_catch_names_is_an_exception_of_the_code() -> None:
+    # Lambda reports an uncaught exception by its class's name: a Retry or a Catch naming a
+    # class that was renamed or removed would never match again, silently
+    definition = load_definition(DEFINITION_FILE)
+    named = {
+        error
+        for _, state in states(definition)
+        for rule in [*state.get("Retry", []), *state.get("Catch", [])]
+        for error in rule["ErrorEquals"]
+        if not error.startswith(("States.", "Lambda."))
+    }
+    exceptions = code_exceptions()
+    assert named <= set(exceptions), sorted(named - set(exceptions))
+    # And the model step retries exactly the model adapter's transient errors
+    retried = {
+        error
+        for retry in definition["States"]["InProgress"]["Retry"]
+        for error in retry["ErrorEquals"]
+        if not error.startswith("Lambda.")
+    }
+    assert retried == {ModelUnavailable.__name__, ModelRateLimited.__name__}
 
 
 def test_failures_are_caught_into_failed_with_last_error() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mojang_chat.core.statuses import RunStatus
-from mojang_chat.runs.service import STEP_GRACE_SECONDS
+from mojang_chat.runs.workflow import STEP_GRACE_SECONDS
 from tests.aws import RunsStack, runs_stack, schema_errors
 from tests.fakes import model_server as fake_model
 from tests.fakes.mojang_server import MERRYDITH_UUID, Fault

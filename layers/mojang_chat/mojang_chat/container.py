@@ -18,9 +18,12 @@ from mojang_chat.core.settings import get_settings
 from mojang_chat.mojang.client import MojangClient
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_stepfunctions import SFNClient
     from openai import OpenAI
 
-    from mojang_chat.runs.service import RunStore
+    from mojang_chat.runs.store import RunStore
+    from mojang_chat.runs.workflow import Workflow
 
 T = TypeVar("T")
 _factories: list[Any] = [get_settings]
@@ -73,28 +76,42 @@ def executor() -> ThreadPoolExecutor:
 
 
 @per_container
-def dynamodb() -> Any:
+def dynamodb() -> DynamoDBClient:
     """One DynamoDB client (the runs table); boto3 comes with the Lambda runtime."""
     import boto3
 
-    return boto3.client("dynamodb")
+    client: DynamoDBClient = boto3.client("dynamodb")
+    return client
 
 
 @per_container
-def stepfunctions() -> Any:
+def stepfunctions() -> SFNClient:
     """One Step Functions client (starting, stopping and describing run executions)."""
     import boto3
 
-    return boto3.client("stepfunctions")
+    client: SFNClient = boto3.client("stepfunctions")
+    return client
 
 
 @per_container
 def run_store() -> RunStore:
-    """The runs table."""
-    from mojang_chat.runs.service import RunStore  # not at import: /chat never reads the table
+    """The runs table, through its DynamoDB adapter."""
+    # Not at import: /chat never reads the table.
+    from mojang_chat.runs.store import DynamoRunStore
 
     settings = get_settings()
-    return RunStore(dynamodb(), settings.required(settings.runs_table_name, "RUNS_TABLE_NAME"))
+    table = settings.required(settings.runs_table_name, "RUNS_TABLE_NAME")
+    return DynamoRunStore(dynamodb(), table)
+
+
+@per_container
+def workflow() -> Workflow:
+    """The runs workflow, through its Step Functions adapter."""
+    from mojang_chat.runs.workflow import StepFunctionsWorkflow
+
+    settings = get_settings()
+    machine = settings.required(settings.run_state_machine_arn, "RUN_STATE_MACHINE_ARN")
+    return StepFunctionsWorkflow(stepfunctions(), machine)
 
 
 def preload() -> None:

@@ -1,8 +1,8 @@
 """Typed configuration, read once from the environment; the OpenAI API key read lazily.
 
 Every setting has one name (the environment variable, as documented in docs/configuration.md
-and fed by template.yaml) and one type. A missing or invalid value raises ``ConfigurationError`` naming the
-variable, at the first use, so a misconfigured function fails fast and says why.
+and fed by template.yaml) and one type. A missing or invalid value raises ``ConfigurationError``
+naming the variable, at the first use, so a misconfigured function fails fast and says why.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mojang_chat import container
 from mojang_chat.chat.loop import SYSTEM_PROMPT, build_messages
@@ -41,26 +41,15 @@ from mojang_chat.http.limits import (
     MAX_HISTORY_TURNS,
     MAX_MESSAGE_CHARS,
     MESSAGE_TOO_LONG,
+    Metadata,
     Text,
 )
+from mojang_chat.http.objects import MessageObject, RunObject, message_object, run_object
 from mojang_chat.http.resolver import JsonApi
 from mojang_chat.mojang.tools import mojang_tools
-from mojang_chat.runs.service import (
-    ASSISTANT_ID,
-    CannotCancel,
-    MessageObject,
-    RunNotFound,
-    RunObject,
-    Runs,
-)
-
-Metadata = Annotated[
-    dict[
-        Annotated[str, StringConstraints(max_length=64)],
-        Annotated[str, StringConstraints(max_length=512)],
-    ],
-    Field(max_length=16),
-]
+from mojang_chat.runs.errors import CannotCancel, RunNotFound
+from mojang_chat.runs.records import ASSISTANT_ID
+from mojang_chat.runs.service import Runs
 
 
 class TextPart(BaseModel):
@@ -197,8 +186,7 @@ def runs_service() -> Runs:
     settings = get_settings()
     return Runs(
         container.run_store(),
-        container.stepfunctions(),
-        settings.required(settings.run_state_machine_arn, "RUN_STATE_MACHINE_ARN"),
+        container.workflow(),
         model=settings.openai_model,
         instructions=SYSTEM_PROMPT,
         tools=mojang_tools.definitions,
@@ -234,7 +222,7 @@ def create_thread_and_run(request: CreateThreadAndRunRequest) -> RunObject:
         thread_metadata=request.thread.metadata or {},
         run_metadata=request.metadata or {},
     )
-    return run.public()
+    return run_object(run)
 
 
 def list_messages(thread_id: str, query: Mapping[str, str]) -> ListMessagesResponse:
@@ -261,7 +249,7 @@ def list_messages(thread_id: str, query: Mapping[str, str]) -> ListMessagesRespo
         messages = messages[: [m.id for m in messages].index(query["before"])]
     page = messages[:limit]
     return ListMessagesResponse(
-        data=page,
+        data=[message_object(message) for message in page],
         first_id=page[0].id if page else None,
         last_id=page[-1].id if page else None,
         has_more=len(messages) > limit,
@@ -289,7 +277,7 @@ def runs_api() -> JsonApi:
 
     @app.get("/v1/threads/<thread_id>/runs/<run_id>", summary="Retrieve a run", responses=responses)
     def retrieve(thread_id: str, run_id: str) -> RunObject:
-        return runs_service().get(thread_id, run_id).public()
+        return run_object(runs_service().get(thread_id, run_id))
 
     @app.post(
         "/v1/threads/<thread_id>/runs/<run_id>/cancel",
@@ -297,7 +285,7 @@ def runs_api() -> JsonApi:
         responses=responses,
     )
     def cancel(thread_id: str, run_id: str) -> RunObject:
-        return runs_service().cancel(thread_id, run_id).public()
+        return run_object(runs_service().cancel(thread_id, run_id))
 
     @app.get(
         "/v1/threads/<thread_id>/messages",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 # Above any valid request (21 texts of 2,000 characters, each up to 12 bytes as JSON-escaped
 # UTF-8), far below what it costs to parse: bigger bodies are refused before they are read.
@@ -15,6 +15,11 @@ MAX_MESSAGE_CHARS = 2000
 # The earlier turns a client may send back with a question.
 MAX_HISTORY_TURNS = 20
 
+# OpenAI's bounds on an object's metadata: keys, and the characters of a key and of a value.
+MAX_METADATA_KEYS = 16
+MAX_METADATA_KEY_CHARS = 64
+MAX_METADATA_VALUE_CHARS = 512
+
 BODY_TOO_LARGE = f"the request body is larger than {MAX_BODY_BYTES} bytes"
 BODY_TOO_LARGE_DOC = f"The body is larger than {MAX_BODY_BYTES // 1024} KiB."
 MESSAGE_TOO_LONG = f"a message's text is at most {MAX_MESSAGE_CHARS} characters"
@@ -23,3 +28,12 @@ Text = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MESSAGE_CHARS)
 ]
 """A message's text: trimmed, 1 to ``MAX_MESSAGE_CHARS`` characters."""
+
+Metadata = Annotated[
+    dict[
+        Annotated[str, StringConstraints(max_length=MAX_METADATA_KEY_CHARS)],
+        Annotated[str, StringConstraints(max_length=MAX_METADATA_VALUE_CHARS)],
+    ],
+    Field(max_length=MAX_METADATA_KEYS),
+]
+"""An object's metadata, as OpenAI bounds it."""

@@ -1,32 +1,42 @@
-"""The conversation core: runs on threads, their records and store (DynamoDB), the workflow
-adapter (Step Functions), the service behind the endpoints, and the steps the workflow runs."""
+"""The conversation core: runs on threads and their records, the store (a DynamoDB adapter),
+the workflow (a Step Functions adapter), the service behind the endpoints, and the steps the
+workflow runs."""
 
-from mojang_chat.runs.service import (
+from mojang_chat.runs.errors import CannotCancel, RunConflict, RunNotFound
+from mojang_chat.runs.records import (
     ASSISTANT_ID,
+    LastError,
+    MessageRecord,
+    RunRecord,
+    ThreadRecord,
+    ToolCallRecord,
+)
+from mojang_chat.runs.service import Runs
+from mojang_chat.runs.steps import run_step
+from mojang_chat.runs.store import DynamoRunStore, RunStore
+from mojang_chat.runs.workflow import (
     STEP_GRACE_SECONDS,
     WORKFLOW_TIMEOUT_SECONDS,
-    CannotCancel,
-    MessageObject,
-    RunNotFound,
-    RunObject,
-    RunRecord,
-    Runs,
-    RunStore,
-    ThreadRecord,
+    StepFunctionsWorkflow,
+    Workflow,
 )
-from mojang_chat.runs.steps import run_step
 
 __all__ = [
     "ASSISTANT_ID",
     "STEP_GRACE_SECONDS",
     "WORKFLOW_TIMEOUT_SECONDS",
     "CannotCancel",
-    "MessageObject",
+    "DynamoRunStore",
+    "LastError",
+    "MessageRecord",
+    "RunConflict",
     "RunNotFound",
-    "RunObject",
     "RunRecord",
     "RunStore",
     "Runs",
+    "StepFunctionsWorkflow",
     "ThreadRecord",
+    "ToolCallRecord",
+    "Workflow",
     "run_step",
 ]

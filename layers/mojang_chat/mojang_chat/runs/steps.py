@@ -18,40 +18,47 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from mojang_chat import container
 from mojang_chat.chat.loop import Limits, final_answer, tool_messages, turn_outcome
-from mojang_chat.chat.model import MIN_CALL_SECONDS, Model
+from mojang_chat.chat.model import (
+    MIN_CALL_SECONDS,
+    Model,
+    ModelFailed,
+    ModelRateLimited,
+    ModelUnavailable,
+)
 from mojang_chat.chat.registry import ToolRegistry
 from mojang_chat.chat.types import ToolCall
 from mojang_chat.core.deadline import Deadline, DeadlineExceeded, LambdaContextLike
 from mojang_chat.core.observability import logger
-from mojang_chat.core.settings import get_settings
+from mojang_chat.core.settings import ConfigurationError, ModelNotConfigured, get_settings
 from mojang_chat.core.statuses import RunStatus
 from mojang_chat.mojang.client import MojangClient
 from mojang_chat.mojang.tools import ToolContext, mojang_tools
-from mojang_chat.runs.service import (
+from mojang_chat.runs.errors import RunNotFound
+from mojang_chat.runs.records import (
+    CalledFunction,
     Clock,
-    FunctionCall,
+    ErrorCode,
     LastError,
-    LastErrorCode,
-    MessageIncompleteDetails,
-    MessageObject,
-    RunNotFound,
+    MessageRecord,
     RunRecord,
-    RunStore,
-    RunToolCall,
+    ToolCallRecord,
     new_id,
 )
+from mojang_chat.runs.store import RunStore, transition
 
 # Errors whose messages are written for callers (see ``model.ModelError``); any other error's
-# message may carry internals, so the run shows only its name.
+# message may carry internals, so the run shows only its name (the name Lambda reports, and the
+# workflow's Catch passes on, is the class's).
 _READABLE_ERRORS = frozenset(
-    {
-        "ModelRateLimited",
-        "ModelUnavailable",
-        "ModelFailed",
-        "ModelNotConfigured",
-        "ConfigurationError",
-        "DeadlineExceeded",
-    }
+    error.__name__
+    for error in (
+        ModelRateLimited,
+        ModelUnavailable,
+        ModelFailed,
+        ModelNotConfigured,
+        ConfigurationError,
+        DeadlineExceeded,
+    )
 )
 
 
@@ -69,7 +76,7 @@ class ToolStep(BaseModel):
     model_config = ConfigDict(extra="ignore")
     step: Literal["tool"]
     run_id: str
-    tool_call: RunToolCall
+    tool_call: ToolCallRecord
 
 
 class CaughtError(BaseModel):
@@ -143,9 +150,9 @@ def _ended(run: RunRecord, store: RunStore, now: int) -> RunRecord | None:
     if run.status.terminal:
         return run
     if run.status is RunStatus.CANCELLING:
-        return store.transition(run.id, lambda r: r.finished(RunStatus.CANCELLED, now))
+        return transition(store, run.id, lambda r: r.finished(RunStatus.CANCELLED, now))
     if run.expires_at is not None and now >= run.expires_at:
-        return store.transition(run.id, lambda r: r.finished(RunStatus.EXPIRED, now))
+        return transition(store, run.id, lambda r: r.finished(RunStatus.EXPIRED, now))
     return None
 
 
@@ -179,7 +186,7 @@ def model_step(
             # The tools of this round have yet to run (a retried step): nothing to do yet.
             return _outcome(run)
         conversation += tool_messages((i, thread.tool_outputs[i]) for i in pending)
-    run = store.transition(run_id, lambda r: r.started(int(clock())))
+    run = transition(store, run_id, lambda r: r.started(int(clock())))
     if run.status is not RunStatus.IN_PROGRESS:
         return _outcome(_ended(run, store, int(clock())) or run)
 
@@ -190,7 +197,7 @@ def model_step(
     except DeadlineExceeded:
         if clock() + MIN_CALL_SECONDS >= run.expires_at:
             now = int(clock())
-            return _outcome(store.transition(run_id, lambda r: r.finished(RunStatus.EXPIRED, now)))
+            return _outcome(transition(store, run_id, lambda r: r.finished(RunStatus.EXPIRED, now)))
         raise
     last_text = _last_text_since_question(conversation)
     conversation.append(turn.as_message())
@@ -200,7 +207,7 @@ def model_step(
     messages = list(thread.messages)
     if status is RunStatus.REQUIRES_ACTION:
         calls = [
-            RunToolCall(id=c.id, function=FunctionCall(name=c.name, arguments=c.arguments))
+            ToolCallRecord(id=c.id, function=CalledFunction(name=c.name, arguments=c.arguments))
             for c in turn.tool_calls
         ]
         after = run.awaiting_tools(calls, tokens)
@@ -241,26 +248,25 @@ def _last_text_since_question(conversation: Sequence[Mapping[str, Any]]) -> str 
     return None
 
 
-def _answer(text: str, run: RunRecord, now: int, *, complete: bool) -> MessageObject:
+def _answer(text: str, run: RunRecord, now: int, *, complete: bool) -> MessageRecord:
     """The assistant's message that ends a run."""
-    return MessageObject.text(
-        text,
+    return MessageRecord(
         id=new_id("msg"),
-        created_at=now,
         thread_id=run.thread_id,
+        created_at=now,
         role="assistant",
-        assistant_id=run.assistant_id,
-        run_id=run.id,
+        text=text,
         status="completed" if complete else "incomplete",
         completed_at=now if complete else None,
         incomplete_at=None if complete else now,
-        incomplete_details=None if complete else MessageIncompleteDetails(reason="max_tokens"),
+        assistant_id=run.assistant_id,
+        run_id=run.id,
     )
 
 
 def tool_step(
     run_id: str,
-    call: RunToolCall,
+    call: ToolCallRecord,
     *,
     store: RunStore,
     mojang: MojangClient,
@@ -289,14 +295,14 @@ def fail_step(
 ) -> dict[str, Any]:
     """End the run ``failed`` with ``last_error`` from the caught error: a model that kept
     rate-limiting is ``rate_limit_exceeded``, anything else ``server_error``."""
-    code: LastErrorCode = (
-        "rate_limit_exceeded" if error.Error == "ModelRateLimited" else "server_error"
+    code: ErrorCode = (
+        "rate_limit_exceeded" if error.Error == ModelRateLimited.__name__ else "server_error"
     )
     last_error = LastError(code=code, message=_message(error))
     logger.warning("run failed", extra={"run_id": run_id, "error": error.Error})
     now = int(clock())
-    run = store.transition(
-        run_id, lambda r: r.finished(RunStatus.FAILED, now, last_error=last_error)
+    run = transition(
+        store, run_id, lambda r: r.finished(RunStatus.FAILED, now, last_error=last_error)
     )
     return _outcome(run)
 

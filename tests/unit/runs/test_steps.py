@@ -1,0 +1,443 @@
+"""The workflow's steps with in-memory adapters and a scripted model: the model step's every
+outcome, the tool step, the fail step, and the races a step can lose."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+
+from mojang_chat.chat.loop import Limits, build_messages
+from mojang_chat.chat.model import ModelFailed, ModelRateLimited, ModelTurn, ModelUnavailable
+from mojang_chat.chat.registry import ToolRegistry
+from mojang_chat.chat.types import ToolCall, Usage
+from mojang_chat.core.deadline import Deadline, DeadlineExceeded
+from mojang_chat.core.settings import ConfigurationError, ModelNotConfigured
+from mojang_chat.core.statuses import RunStatus
+from mojang_chat.runs.errors import RunNotFound
+from mojang_chat.runs.records import LastError, RunRecord, ThreadRecord, ToolCallRecord
+from mojang_chat.runs.service import Runs
+from mojang_chat.runs.steps import CaughtError, fail_step, model_step, tool_step
+from tests.fakes.runs import MemoryRunStore, MemoryWorkflow
+
+NOW = 1_000_000
+EXPIRES_SECONDS = 600
+LIMITS = Limits(max_tool_rounds=2, max_total_tokens=10_000, tool_output_max_chars=1000)
+QUESTION = "what is bob's id?"
+
+
+class ScriptedModel:
+    """Answers each call with the next scripted turn (or raises it); records what it was sent,
+    and runs ``during`` inside the call, as another writer would act meanwhile."""
+
+    def __init__(self, *turns: ModelTurn | Exception) -> None:
+        self.turns = list(turns)
+        self.requests: list[list[dict[str, Any]]] = []
+        self.during: Callable[[], None] | None = None
+
+    def complete(
+        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]], deadline: Any
+    ) -> ModelTurn:
+        self.requests.append(json.loads(json.dumps(list(messages))))
+        if self.during is not None:
+            self.during()
+        turn = self.turns.pop(0)
+        if isinstance(turn, Exception):
+            raise turn
+        return turn
+
+
+def asks_for(*names: str) -> ModelTurn:
+    calls = [ToolCall(f"call_{n}", "lookup", json.dumps({"name": n})) for n in names]
+    return ModelTurn(None, calls, "tool_calls", "gpt-test", Usage(10, 5, 15))
+
+
+def answers(text: str, finish_reason: str = "stop") -> ModelTurn:
+    return ModelTurn(text, [], finish_reason, "gpt-test", Usage(20, 7, 27))
+
+
+def registry() -> ToolRegistry:
+    tools = ToolRegistry()
+
+    @tools.tool
+    def lookup(name: str) -> dict[str, Any]:
+        """Look a player up."""
+        return {"name": name, "id": name[::-1]}
+
+    return tools
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = float(NOW)
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def store() -> MemoryRunStore:
+    return MemoryRunStore()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def run(store: MemoryRunStore, clock: Clock) -> RunRecord:
+    """A queued run of the question, as the service creates it."""
+    runs = Runs(
+        store,
+        MemoryWorkflow(),
+        model="gpt-test",
+        instructions="be brief",
+        tools=[],
+        expires_seconds=EXPIRES_SECONDS,
+        retention_seconds=86_400,
+        clock=clock,
+    )
+    return runs.create_thread_and_run(
+        [("user", QUESTION, {})],
+        build_messages(QUESTION),
+        thread_metadata={},
+        run_metadata={},
+    )
+
+
+def step(
+    store: MemoryRunStore, run: RunRecord, model: ScriptedModel, clock: Clock, **limits: int
+) -> dict[str, Any]:
+    return model_step(
+        run.id,
+        store=store,
+        model=model,  # type: ignore[arg-type]
+        tools=registry(),
+        limits=dataclasses.replace(LIMITS, **limits),
+        deadline=Deadline(30),
+        clock=clock,
+    )
+
+
+def run_tools(store: MemoryRunStore, run: RunRecord, outcome: dict[str, Any]) -> None:
+    """What the workflow's Map does with a model step's outcome: each call, one tool step."""
+    for call in outcome["tool_calls"]:
+        ran = tool_step(
+            run.id,
+            ToolCallRecord.model_validate(call),
+            store=store,
+            mojang=None,  # type: ignore[arg-type]
+            tools=registry(),
+            max_chars=1000,
+            deadline=Deadline(30),
+        )
+        assert ran == {"tool_call_id": call["id"], "ran": True}
+
+
+def stored(store: MemoryRunStore, run: RunRecord) -> tuple[RunRecord, ThreadRecord]:
+    record = store.get_run(run.id)
+    thread = store.get_thread(run.thread_id)
+    assert record is not None
+    assert thread is not None
+    return record, thread
+
+
+def test_a_model_asking_for_tools_leaves_the_run_requiring_action(
+    store: MemoryRunStore, run: RunRecord, clock: Clock
+) -> None:
+    model = ScriptedModel(asks_for("bob", "alice"))
+
+    outcome = step(store, run, model, clock)
+
+    # Then the workflow's Choice reads the status and maps over the calls, in this shape
+    assert outcome == {
+        "status": "requires_action",
+        "tool_calls": [
+            {
+                "id": f"call_{name}",
+                "type": "function",
+                "function": {"name": "lookup", "arguments": json.dumps({"name": name})},
+            }
+            for name in ("bob", "alice")
+        ],
+    }
+    record, thread = stored(store, run)
+    assert record.status is RunStatus.REQUIRES_ACTION
+    assert (record.started_at, record.rounds, record.tokens) == (NOW, 1, Usage(10, 5, 15))
+    assert [call.id for call in record.tool_calls] == ["call_bob", "call_alice"]
+    assert thread.conversation[-1]["tool_calls"][0]["id"] == "call_bob"
+    assert [m.role for m in thread.messages] == ["user"]
+    assert model.requests[0] == build_messages(QUESTION)
+
+
+def test_a_tool_round_then_an_answer_completes_the_run(
+    store: MemoryRunStore, run: RunRecord, clock: Clock
+) -> None:
+    model = ScriptedModel(asks_for("bob"), answers("bob's id is bob reversed"))
+
+    run_tools(store, run, step(store, run, model, clock))
+    _, thread = stored(store, run)
+    assert thread.tool_outputs == {
+        "call_bob": json.dumps({"name": "bob", "id": "bob"[::-1]}, separators=(",", ":"))
+    }
+    clock.now += 3
+    outcome = step(store, run, model, clock)
+
+    assert outcome == {"status": "completed", "tool_calls": []}
+    # The second call was sent the tool's output after the model's call
+    assert [m["role"] for m in model.requests[1][-2:]] == ["assistant", "tool"]
+    assert model.requests[1][-1]["tool_call_id"] == "call_bob"
+    record, thread = stored(store, run)
+    assert (record.completed_at, record.tokens) == (NOW + 3, Usage(30, 12, 42))
+    assert thread.tool_outputs == {}
+    answer = thread.messages[-1]
+    assert (answer.role, answer.text, answer.status) == (
+        "assistant",
+        "bob's id is bob reversed",
+        "completed",
+    )
+    assert (answer.run_id, answer.assistant_id, answer.completed_at) == (
+        run.id,
+        run.assistant_id,
+        NOW + 3,
+    )
+
+
+def test_the_round_cap_ends_the_run_incomplete_with_an_incomplete_answer(
+    store: MemoryRunStore, run: RunRecord, clock: Clock
+) -> None:
+    model = ScriptedModel(asks_for("bob"), asks_for("alice"))
+
+    run_tools(store, run, step(store, run, model, clock, max_tool_rounds=1))
+    outcome = step(store, run, model, clock, max_tool_rounds=1)
+
+    assert outcome == {"status": "incomplete", "tool_calls": []}
+    record, thread = stored(store, run)
+    assert record.incomplete_reason == "max_tool_rounds"
+    answer = thread.messages[-1]
+    assert (answer.status, answer.incomplete_at, answer.completed_at) == ("incomplete", NOW, None)
+    assert "more than 1 rounds" in answer.text
+
+
+def test_an_answer_cut_at_the_length_limit_is_incomplete(
+    store: MemoryRunStore, run: RunRecord, clock: Clock
+) -> None:
+    model = ScriptedModel(answers("bob's id is", finish_reason="length"))
+
+    assert step(store, run, model, clock)["status"] == "incomplete"
+    record, thread = stored(store, run)
+    assert record.incomplete_reason == "max_completion_tokens"
+    assert thread.messages[-1].text == "bob's id is"
+
+
+def test_a_cancelling_run_ends_cancelled_without_a_model_call(
+    store: MemoryRunStore, run: RunRecord, clock: Clock
+) -> None:
+    cancelling = run.cancel_requested()
+    assert cancelling is not None
+    store.put_run(cancelling)
+    model = ScriptedModel()
+
+    assert step(store, run, model, clock) == {"status": "cancelled", "tool_calls": []}
+    assert model.requests == []
+
+
+def test_an_expired_run_ends_expired_without_a_model_call(
+    store: MemoryRunStore, run: RunRecord, clock: Clock
+) -> None:
+    clock.now = NOW + EXPIRES_SECONDS
+    model = ScriptedModel()
+
+    assert step(store, run, model, clock) == {"status": "expired", "tool_calls": []}
+    assert model.requests == []
+    assert stored(store, run)[0].expires_at == NOW + EXPIRES_SECONDS
+
+
+def test_an_ended_run_is_left_as_it_is(store: MemoryRunStore, run: RunRecord, clock: Clock) -> None:
+    ended = run.finished(RunStatus.COMPLETED, NOW)
+    assert ended is not None
+    store.put_run(ended)
+
+    assert step(store, run, ScriptedModel(), clock) == {"status": "completed", "tool_calls": []}
+    assert stored(store, run)[0] == ended
+
+
+def test_a_retried_model_step_waits_for_the_tools_of_its_round(
+    store: MemoryRunStore, run: RunRecord, clock: Clock
+) -> None:
+    # Given a tool round whose tools have not run yet
+    model = ScriptedModel(asks_for("bob"))
+    first = step(store, run, model, clock)
+
+    # When the model step runs again (a retry), it calls nothing and says the same
+    assert step(store, run, model, clock) == first
+    assert len(model.requests) == 1
+
+
+def test_a_model_call_that_runs_out_of_the_runs_time_expires_it(
+    store: MemoryRunStore, run: RunRecord, clock: Clock
+) -> None:
+    def late() -> None:
+        clock.now = NOW + EXPIRES_SECONDS - 0.5
+
+    model = ScriptedModel(DeadlineExceeded("no time left for a model call"))
+    model.during = late
+
+    assert step(store, run, model, clock) == {"status": "expired", "tool_calls": []}
+
+
+def test_a_model_call_that_runs_out_of_the_steps_time_fails_the_step(
+    store: MemoryRunStore, run: RunRecord, clock: Clock
+) -> None:
+    model = ScriptedModel(DeadlineExceeded("no time left for a model call"))
+    with pytest.raises(DeadlineExceeded):
+        step(store, run, model, clock)
+    assert stored(store, run)[0].status is RunStatus.IN_PROGRESS
+
+
+def test_the_model_adapters_errors_reach_the_workflow(
+    store: MemoryRunStore, run: RunRecord, clock: Clock
+) -> None:
+    with pytest.raises(ModelRateLimited):
+        step(store, run, ScriptedModel(ModelRateLimited("slow down")), clock)
+
+
+def test_a_cancel_during_the_model_call_drops_the_answer(
+    store: MemoryRunStore, run: RunRecord, clock: Clock
+) -> None:
+    def cancel() -> None:
+        current = store.get_run(run.id)
+        assert current is not None
+        cancelling = current.cancel_requested()
+        assert cancelling is not None
+        assert store.replace_run(cancelling, current.version)
+
+    model = ScriptedModel(answers("an answer nobody wants"))
+    model.during = cancel
+
+    assert step(store, run, model, clock) == {"status": "cancelled", "tool_calls": []}
+    record, thread = stored(store, run)
+    assert record.status is RunStatus.CANCELLED
+    assert [m.role for m in thread.messages] == ["user"]
+    assert thread.conversation == build_messages(QUESTION)
+
+
+def test_a_run_changed_otherwise_during_the_model_call_fails_the_step(
+    store: MemoryRunStore, run: RunRecord, clock: Clock
+) -> None:
+    def other_writer() -> None:
+        store.conflicts = 1
+
+    model = ScriptedModel(answers("an answer"))
+    model.during = other_writer
+
+    with pytest.raises(RuntimeError, match="changed during the model call"):
+        step(store, run, model, clock)
+    assert [m.role for m in stored(store, run)[1].messages] == ["user"]
+
+
+def test_a_step_for_an_unknown_run_is_not_found(store: MemoryRunStore, clock: Clock) -> None:
+    with pytest.raises(RunNotFound, match="No run found"):
+        model_step(
+            "run_" + "x" * 24,
+            store=store,
+            model=ScriptedModel(),  # type: ignore[arg-type]
+            tools=registry(),
+            limits=LIMITS,
+            deadline=Deadline(30),
+            clock=clock,
+        )
+
+
+def test_a_tool_step_the_run_no_longer_waits_for_does_nothing(
+    store: MemoryRunStore, run: RunRecord, clock: Clock
+) -> None:
+    # Given a run waiting for one call
+    outcome = step(store, run, ScriptedModel(asks_for("bob")), clock)
+    [call] = outcome["tool_calls"]
+    other = {**call, "id": "call_other"}
+
+    def tool(call: dict[str, Any]) -> dict[str, Any]:
+        return tool_step(
+            run.id,
+            ToolCallRecord.model_validate(call),
+            store=store,
+            mojang=None,  # type: ignore[arg-type]
+            tools=registry(),
+            max_chars=1000,
+            deadline=Deadline(30),
+        )
+
+    # Then a call it does not wait for is not run
+    assert tool(other) == {"tool_call_id": "call_other", "ran": False}
+    # Nor its own call once the run no longer waits (cancelled, say)
+    cancelling = stored(store, run)[0].cancel_requested()
+    assert cancelling is not None
+    store.put_run(cancelling)
+    assert tool(call) == {"tool_call_id": "call_bob", "ran": False}
+    assert stored(store, run)[1].tool_outputs == {}
+
+
+def cause(message: str) -> str:
+    """A Lambda error's cause, as a Catch passes it on."""
+    return json.dumps({"errorMessage": message, "errorType": "X", "stackTrace": []})
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ModelRateLimited,
+        ModelUnavailable,
+        ModelFailed,
+        ModelNotConfigured,
+        ConfigurationError,
+        DeadlineExceeded,
+    ],
+)
+def test_the_fail_step_shows_the_message_of_an_error_written_for_callers(
+    store: MemoryRunStore, run: RunRecord, clock: Clock, error: type[Exception]
+) -> None:
+    caught = CaughtError(Error=error.__name__, Cause=cause("the model is down"))
+
+    outcome = fail_step(run.id, caught, store=store, clock=clock)
+
+    assert outcome == {"status": "failed", "tool_calls": []}
+    code = "rate_limit_exceeded" if error is ModelRateLimited else "server_error"
+    record = stored(store, run)[0]
+    assert record.last_error == LastError(code=code, message="the model is down")
+    assert record.failed_at == NOW
+
+
+@pytest.mark.parametrize(
+    "caught",
+    [
+        CaughtError(Error="KeyError", Cause=cause("'secret internals'")),
+        CaughtError(Error="ModelFailed", Cause="not JSON"),
+        CaughtError(Error="ModelFailed", Cause=None),
+        CaughtError(Error="States.Timeout", Cause=None),
+    ],
+)
+def test_the_fail_step_shows_only_the_name_of_any_other_error(
+    store: MemoryRunStore, run: RunRecord, clock: Clock, caught: CaughtError
+) -> None:
+    fail_step(run.id, caught, store=store, clock=clock)
+
+    assert stored(store, run)[0].last_error == LastError(
+        code="server_error", message=f"the run failed ({caught.Error})"
+    )
+
+
+def test_the_fail_step_ends_a_cancelling_run_cancelled(
+    store: MemoryRunStore, run: RunRecord, clock: Clock
+) -> None:
+    cancelling = run.cancel_requested()
+    assert cancelling is not None
+    store.put_run(cancelling)
+
+    outcome = fail_step(run.id, CaughtError(Error="ModelFailed"), store=store, clock=clock)
+
+    assert outcome == {"status": "cancelled", "tool_calls": []}
