@@ -35,11 +35,11 @@ import requests
 
 from benchmarks import cold, tutorial, upstreams
 from benchmarks.upstreams import Upstreams, player_names, question
+from mojang_chat.core import TERMINAL_STATUSES
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 SIZES = (1, 3, 10, 25)
-TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete"}
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def runs_path(server_url: str, config: Config, names: Names) -> dict[str, Any]:
         }
         started = time.perf_counter()
         run = session.post(f"{server_url}/v1/threads/runs", json=body, timeout=30).json()
-        while run["status"] not in TERMINAL:
+        while run["status"] not in TERMINAL_STATUSES:
             time.sleep(0.25)
             url = f"{server_url}/v1/threads/{run['thread_id']}/runs/{run['id']}"
             run = session.get(url, timeout=30).json()

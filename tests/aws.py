@@ -22,13 +22,13 @@ from urllib.parse import urlencode
 import boto3
 import pytest
 
+from mojang_chat.core import TERMINAL_STATUSES
 from mojang_chat.local.aws import local_aws
 from mojang_chat.local.server import LocalApi, Request, build_event, lambda_response
 from mojang_chat.local.template import Route
 from tests.helpers import application
 
 RUNS_FUNCTION = "RunsFunction"
-TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete"}
 # Every handler invocation at once, the most the teardown waits for.
 MAX_IN_FLIGHT = 64
 
@@ -116,7 +116,7 @@ class RunsStack:
         every status seen, in order, without repeats."""
         seen = [run["status"]]
         ends = time.monotonic() + timeout
-        while run["status"] not in TERMINAL:
+        while run["status"] not in TERMINAL_STATUSES:
             assert time.monotonic() < ends, f"run still {run['status']}: {seen}"
             time.sleep(interval)
             run = self.retrieve(run["thread_id"], run["id"])
