@@ -23,7 +23,8 @@ import boto3
 import pytest
 
 from mojang_chat.local.aws import local_aws
-from mojang_chat.local.server import LocalApi, Request, build_event, lambda_response
+from mojang_chat.local.events import Request, build_event, lambda_response
+from mojang_chat.local.server import LocalApi
 from mojang_chat.local.template import Route
 from tests.helpers import application
 
