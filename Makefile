@@ -20,7 +20,7 @@ help:
 	@echo "make test   lint, type-check and run every test, with coverage"
 	@echo "make unit   the unit tests alone (seconds)"
 	@echo "make fuzz   a long schema-fuzzing run of every route (FUZZ_EXAMPLES=500 per operation and mode)"
-	@echo "make bench  benchmarks against the fakes: table on stdout, benchmarks/results/latest.json"
+	@echo "make bench  benchmarks against the stand-ins: table on stdout, benchmarks/results/latest.json"
 	@echo "make build  sam build (the layer is built for arm64 without Docker)"
 	@echo "make lock   re-pin the layer's requirements"
 
@@ -42,20 +42,21 @@ $(SAM_VENV)/.installed:
 sam-tools: $(SAM_VENV)/.installed
 
 # The model comes from OPENAI_API_KEY / OPENAI_BASE_URL / OPENAI_MODEL, in the environment or
-# in .env (read by the command itself). Without one, the demo runs on the embedded stand-ins
-# (a scripted model and sample Mojang players, tests/fakes) and the page says what to set.
+# in .env (read by the command itself). Without one, the demo runs on the stand-ins the package
+# ships (a scripted model and sample Mojang players, mojang_chat/local/standins) and the page
+# says what to set.
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
 demo: venv
-	$(PY) -m tests.fakes.demo --host $(HOST) --port $(PORT)
+	$(PY) -m mojang_chat demo --host $(HOST) --port $(PORT)
 
 # make ask Q="what is the id of the player username merrydith"
 ask: venv
 	$(PY) -m mojang_chat ask "$(Q)"
 
 demo-offline: venv
-	$(PY) -m tests.fakes.demo --offline --host $(HOST) --port $(PORT)
+	$(PY) -m mojang_chat demo --offline --host $(HOST) --port $(PORT)
 
 # The browser test drives Debian's chromium: installed here when missing and possible (root
 # with apt-get, as in CI); elsewhere the browser tests say they were skipped and why.
@@ -110,7 +111,7 @@ build: sam-tools
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
-# Latency, cold start, overhead and Mojang traffic against the fakes (benchmarks/run.py):
+# Latency, cold start, overhead and Mojang traffic against the stand-ins (benchmarks/run.py):
 # prints the table, writes benchmarks/results/latest.json. `make bench QUICK=1` is the smoke run.
 bench: venv
 	PYTHONPATH=. $(PY) -m benchmarks.run $(if $(QUICK),--quick)

@@ -1,2 +1,2 @@
 """``make bench``: the project's latency, cold start, overhead and Mojang traffic, measured
-against the fake model and fake Mojang servers with configurable latency (see run.py)."""
+against the stand-in model and Mojang API with configurable latency (see run.py)."""

@@ -3,7 +3,7 @@ line out): what Lambda's init phase and a container's first request cost.
 
 Modes: ``openai`` imports the openai SDK alone (the yardstick); ``init`` imports and
 initialises the chat handler module (functions/chat/app.py), then answers one /chat event
-against the fakes named in the environment (the first request) and reports the peak RSS;
+against the stand-ins named in the environment (the first request) and reports the peak RSS;
 ``init-lazy`` does the same with the openai import left to the first request (the project
 before ``container.preload``); ``init-traced`` imports the handler as Lambda does with tracing
 Active (the X-Ray SDK and botocore come with it) and stops there.

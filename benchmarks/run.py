@@ -4,7 +4,7 @@ next to each) and written to benchmarks/results/latest.json.
     python -m benchmarks.run            # the full run (a few minutes)
     python -m benchmarks.run --quick    # the smallest configuration, zero latency: a smoke test
 
-Upstreams are the project's fake model and fake Mojang servers on 127.0.0.1 (tests/fakes)
+Upstreams are the project's stand-in model and Mojang API on 127.0.0.1 (local/standins)
 with a configurable latency per model call and per Mojang request. ``/chat`` and the runs
 path go through the local server (local/server.py), i.e. real HTTP into the very handlers
 Lambda runs, with Step Functions and DynamoDB in-process through moto. Medians everywhere:

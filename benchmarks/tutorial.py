@@ -1,4 +1,4 @@
-"""The baseline: the tutorial's approach, re-created faithfully against the same fakes.
+"""The baseline: the tutorial's approach, re-created faithfully against the same stand-ins.
 
 The tutorial (the classic OpenAI Assistants function-calling walkthrough this project started
 from) answers "what is the id of the player username merrydith" like this:
@@ -12,7 +12,7 @@ from) answers "what is the id of the player username merrydith" like this:
 
 The Assistants API is gone (2026-08-26), so its service side is re-created here as a small
 HTTP server on the Assistants paths (``AssistantsEmulator``): a run's model calls go to the same
-fake model server, with the same latency, as the ones ``/chat`` makes, in a background thread,
+stand-in model server, with the same latency, as the ones ``/chat`` makes, in a background thread,
 exactly when the hosted service would make them (on create, and on submit). The client is the
 official ``openai`` SDK's ``client.beta.threads`` calls, unchanged from the tutorial.
 """

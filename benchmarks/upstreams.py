@@ -1,6 +1,6 @@
-"""The upstreams of a benchmark: the project's fake model and fake Mojang servers on 127.0.0.1
-with configurable latency, players enough for every question, and the environment pointing
-the application at them."""
+"""The upstreams of a benchmark: the stand-in model and Mojang API on 127.0.0.1
+(``mojang_chat.local.standins``) with configurable latency, players enough for every question,
+and the environment pointing the application at them."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from tests.fakes.model_server import FakeModelServer
-from tests.fakes.mojang_server import FakeMojangServer, FakePlayer
+from mojang_chat.local.standins import ModelServer, MojangServer, Player
 
 
 def player_names(count: int, prefix: str = "Bench") -> list[str]:
@@ -19,7 +18,7 @@ def player_names(count: int, prefix: str = "Bench") -> list[str]:
 
 
 def question(names: Sequence[str]) -> str:
-    """A question the fake model answers with one lookup round: one name, or a bulk lookup."""
+    """A question the stand-in model answers with one lookup round: one name, or a bulk lookup."""
     if len(names) == 1:
         return f"what is the uuid of the player {names[0]}"
     return "what are the uuids of the players " + " ".join(names)
@@ -27,13 +26,13 @@ def question(names: Sequence[str]) -> str:
 
 @dataclass
 class Upstreams:
-    """The two fakes, running."""
+    """The two stand-ins, running."""
 
-    model: FakeModelServer
-    mojang: FakeMojangServer
+    model: ModelServer
+    mojang: MojangServer
 
     def environment(self) -> dict[str, str]:
-        """What the functions' environment needs to use the fakes."""
+        """What the functions' environment needs to use the stand-ins."""
         return {
             "OPENAI_BASE_URL": self.model.base_url,
             "OPENAI_API_KEY": "sk-bench-0123456789abcdef",
@@ -55,28 +54,28 @@ class Upstreams:
         self.mojang.latency = mojang
 
     def add_players(self, names: Sequence[str]) -> None:
-        """More accounts on the fake Mojang (ids after the first 100,000 players')."""
+        """More accounts on the stand-in Mojang (ids after the first 100,000 players')."""
         for index, name in enumerate(names, start=200_000):
-            self.mojang.add_player(FakePlayer(id=f"{index:032x}", name=name))
+            self.mojang.add_player(Player(id=f"{index:032x}", name=name))
 
     def mojang_requests(self) -> int:
-        """Requests the fake Mojang received so far."""
+        """Requests the stand-in Mojang received so far."""
         return len(self.mojang.requests())
 
 
 @contextlib.contextmanager
 def running(players: int, *, model: float = 0.0, mojang: float = 0.0) -> Iterator[Upstreams]:
-    """Both fakes, with ``players`` extra accounts, and os.environ pointing at them."""
+    """Both stand-ins, with ``players`` extra accounts, and os.environ pointing at them."""
     accounts = {
-        name.lower(): FakePlayer(id=f"{index + 1:032x}", name=name)
+        name.lower(): Player(id=f"{index + 1:032x}", name=name)
         for index, name in enumerate(player_names(players))
     }
     saved = dict(os.environ)
     with (
-        FakeModelServer(latency=model) as fake_model,
-        FakeMojangServer(accounts, latency=mojang) as fake_mojang,
+        ModelServer(latency=model) as stand_in_model,
+        MojangServer(accounts, latency=mojang) as stand_in_mojang,
     ):
-        upstreams = Upstreams(fake_model, fake_mojang)
+        upstreams = Upstreams(stand_in_model, stand_in_mojang)
         os.environ.update(upstreams.environment())
         try:
             yield upstreams

@@ -24,7 +24,8 @@ import pytest
 
 from mojang_chat.core import TERMINAL_STATUSES
 from mojang_chat.local.aws import local_aws
-from mojang_chat.local.server import LocalApi, Request, build_event, lambda_response
+from mojang_chat.local.events import Request, build_event, lambda_response
+from mojang_chat.local.server import LocalApi
 from mojang_chat.local.template import Route
 from tests.helpers import application
 

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from mojang_chat.local.server import LocalServer, running
+from mojang_chat.local.standins import JEB_UUID, MERRYDITH_UUID
 from tests.fakes import model_server as fake_model
-from tests.fakes.mojang_server import JEB_UUID, MERRYDITH_UUID, Fault
+from tests.fakes.mojang_server import Fault
 from tests.helpers import ROOT, TEMPLATE, TUTORIAL, TUTORIAL_STATUSES
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]

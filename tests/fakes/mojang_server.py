@@ -1,9 +1,5 @@
-"""A fake Mojang on 127.0.0.1: the three hosts' path families on one real HTTP server.
-
-It behaves as ``reference/mojang-api.md`` describes (status codes, bodies, 10-name bulk cap,
-shuffled bulk order, 204 for unknown profiles, fresh textures timestamps), keeps a log of every
-request, and injects faults on demand (403 WAF page, 429, 5xx, hangs, malformed or huge bodies).
-Point MOJANG_API_URL, MOJANG_SESSION_URL and MINECRAFT_SERVICES_URL at ``server.url``.
+"""Fault injection on the stand-in Mojang (``mojang_chat.local.standins.mojang``): the next
+requests to a path answered with a 403 WAF page, 429, 5xx, a hang, a malformed or huge body.
 
     with FakeMojangServer() as mojang:
         mojang.inject(Fault.rate_limited(), times=1, path_prefix="/users/")
@@ -13,92 +9,15 @@ Point MOJANG_API_URL, MOJANG_SESSION_URL and MINECRAFT_SERVICES_URL at ``server.
 
 from __future__ import annotations
 
-import base64
 import json
-import random
-import re
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import MappingProxyType, TracebackType
-from typing import Any
-from urllib.parse import unquote, urlsplit
 
-MERRYDITH_UUID = "7d3c5b1e9f2a4c68b0e4a1f2c3d5e6f7"
-NOTCH_UUID = "069a79f444e94726a5befca90e38aaf5"
-JEB_UUID = "853c80ef3c3749fdaa49938b674adae6"
-DINNERBONE_UUID = "61699b2ed3274a019f1e0ea8c3f06bc6"
-
-_TEXTURES = "http://textures.minecraft.net/texture/"
-_NAME_RE = re.compile(r"[A-Za-z0-9_]{1,25}")
-_UUID_RE = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
-_BULK_PATHS = ("/profiles/minecraft", "/minecraft/profile/lookup/bulk/byname")
-
-# SHA-1 hashes of blocked hosts, one per line (these two are made up).
-BLOCKED_SERVERS = (
-    "6f2520f8bd70a718c568ab5274c56bdbbfc14ef4\nb13009db1e2fbe05465716f67c8d58b9c0503520\n"
-)
+from mojang_chat.local.standins.mojang import LoggedRequest, MojangServer, Override, Player
 
 WAF_PAGE = (
     "<html><head><title>403 Forbidden</title></head><body><center><h1>403 Forbidden</h1>"
     "</center><hr><center>Microsoft-Azure-Application-Gateway/v2</center></body></html>"
-)
-
-
-@dataclass(frozen=True)
-class FakePlayer:
-    """One account of the fake: ``skin_url`` None means no SKIN texture (a default skin)."""
-
-    id: str
-    name: str
-    skin_url: str | None = None
-    slim: bool = False
-    cape_url: str | None = None
-    legacy: bool = False
-    demo: bool = False
-
-
-SEEDED_PLAYERS: Mapping[str, FakePlayer] = MappingProxyType(
-    {
-        player.name.lower(): player
-        for player in (
-            FakePlayer(
-                MERRYDITH_UUID,
-                "merrydith",
-                skin_url=_TEXTURES
-                + "5a2b7c0e41d3f9a8b6c4d2e0f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5f7a9",
-                slim=True,
-            ),
-            FakePlayer(
-                NOTCH_UUID,
-                "Notch",
-                skin_url=_TEXTURES
-                + "292009a4925b58f02c77dadc3ecef07ea4c7472f64e0fdc32ce5522489362680",
-            ),
-            FakePlayer(
-                JEB_UUID,
-                "jeb_",
-                skin_url=_TEXTURES
-                + "7fd9ba42a7c81eeea22f1524271ae85a8e045ce0af5a6ae16c6406ae917e68b5",
-                cape_url=_TEXTURES
-                + "9e507afc56359978a3eb3e32367042b853cddd0995d17d0da995662913fb00f7",
-            ),
-            FakePlayer(
-                DINNERBONE_UUID,
-                "Dinnerbone",
-                skin_url=_TEXTURES
-                + "50c410fad8d9d8825ad56b0e443e2777a6b46bfa20dacd1d2f55edc71fbeb06d",
-                cape_url=_TEXTURES
-                + "9e507afc56359978a3eb3e32367042b853cddd0995d17d0da995662913fb00f7",
-            ),
-            # No SKIN texture at all: clients show the default skin picked from the UUID.
-            FakePlayer("d1e2f3a4b5c64d7e8f90a1b2c3d4e5f6", "Plain_Steve"),
-            FakePlayer("2b3c4d5e6f704a1b9c2d3e4f5a6b7c8d", "OldTimer", legacy=True),
-            FakePlayer("3c4d5e6f7a814b2c8d3e4f5a6b7c8d9e", "TryBeforeBuy", demo=True),
-        )
-    }
 )
 
 
@@ -152,17 +71,6 @@ class Fault:
         )
 
 
-@dataclass(frozen=True)
-class LoggedRequest:
-    method: str
-    path: str  # as sent, percent-encoding and query included
-    body: bytes
-    headers: Mapping[str, str]
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
 @dataclass
 class _QueuedFault:
     fault: Fault
@@ -170,80 +78,14 @@ class _QueuedFault:
     path_prefix: str
 
 
-class FakeMojangServer:
-    """The fake: ``start()``/``stop()`` or a context manager; ``url`` once started."""
+class FakeMojangServer(MojangServer):
+    """The stand-in Mojang, with faults queued by ``inject`` answered first."""
 
     def __init__(
-        self,
-        players: Mapping[str, FakePlayer] | None = None,
-        *,
-        latency: float = 0.0,
-        seed: int = 0,
+        self, players: Mapping[str, Player] | None = None, *, latency: float = 0.0, seed: int = 0
     ) -> None:
-        source = SEEDED_PLAYERS if players is None else players
-        self.players: dict[str, FakePlayer] = {p.name.lower(): p for p in source.values()}
-        self.latency = latency
-        self._random = random.Random(seed)
-        self._lock = threading.Lock()
+        super().__init__(players, latency=latency, seed=seed)
         self._faults: list[_QueuedFault] = []
-        self._log: list[LoggedRequest] = []
-        self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> FakeMojangServer:
-        fake = self
-
-        class Handler(_Handler):
-            server_fake = fake
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True  # a hanging handler never blocks stop()
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-mojang",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # wakes handlers that hang
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> FakeMojangServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the fake Mojang server is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    # -- test controls --------------------------------------------------------------------------
-
-    def add_player(self, player: FakePlayer) -> None:
-        with self._lock:
-            self.players[player.name.lower()] = player
 
     def inject(self, fault: Fault, *, times: int = 1, path_prefix: str = "/") -> None:
         """Answer the next ``times`` requests whose path starts with ``path_prefix`` with
@@ -252,241 +94,27 @@ class FakeMojangServer:
             self._faults.append(_QueuedFault(fault, times, path_prefix))
 
     def clear_faults(self) -> None:
+        """Forget the faults not used yet."""
         with self._lock:
             self._faults.clear()
 
-    def requests(self, path_prefix: str = "/") -> list[LoggedRequest]:
-        """The requests received so far whose path starts with ``path_prefix``, in order."""
-        with self._lock:
-            return [r for r in self._log if r.path.startswith(path_prefix)]
+    def override(self, request: LoggedRequest) -> Override | None:
+        """The first queued fault for the request's path, after its hang; None when there is
+        none, or when the fault is a hang only (then the stand-in answers, late)."""
+        fault = self._next_fault(request.path)
+        if fault is None:
+            return None
+        self.wait(fault.hang)
+        if fault.status is None:
+            return None
+        return fault.status, fault.body, fault.headers
 
-    def clear_log(self) -> None:
+    def _next_fault(self, path: str) -> Fault | None:
         with self._lock:
-            self._log.clear()
-
-    # -- used by the handler --------------------------------------------------------------------
-
-    def _record(self, request: LoggedRequest) -> Fault | None:
-        with self._lock:
-            self._log.append(request)
             for queued in self._faults:
-                if request.path.startswith(queued.path_prefix):
+                if path.startswith(queued.path_prefix):
                     queued.remaining -= 1
                     if queued.remaining <= 0:
                         self._faults.remove(queued)
                     return queued.fault
         return None
-
-    def _player_by_name(self, name: str) -> FakePlayer | None:
-        with self._lock:
-            return self.players.get(name.lower())
-
-    def _player_by_uuid(self, uuid: str) -> FakePlayer | None:
-        wanted = uuid.replace("-", "").lower()
-        with self._lock:
-            return next((p for p in self.players.values() if p.id == wanted), None)
-
-    def _shuffled(self, items: list[Any]) -> list[Any]:
-        with self._lock:
-            self._random.shuffle(items)
-        return items
-
-    def _wait(self, seconds: float) -> None:
-        if seconds > 0:
-            self._stopping.wait(seconds)
-
-
-def _id_body(player: FakePlayer) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": player.id, "name": player.name}
-    # Mojang sends the flags only when true.
-    if player.legacy:
-        body["legacy"] = True
-    if player.demo:
-        body["demo"] = True
-    return body
-
-
-def textures_value(player: FakePlayer, *, signed: bool = False) -> str:
-    """The base64 ``textures`` property Mojang would send for ``player`` right now."""
-    textures: dict[str, Any] = {}
-    if player.skin_url is not None:
-        skin: dict[str, Any] = {"url": player.skin_url}
-        if player.slim:
-            skin["metadata"] = {"model": "slim"}
-        textures["SKIN"] = skin
-    if player.cape_url is not None:
-        textures["CAPE"] = {"url": player.cape_url}
-    document: dict[str, Any] = {
-        "timestamp": int(time.time() * 1000),
-        "profileId": player.id,
-        "profileName": player.name,
-    }
-    if signed:
-        document["signatureRequired"] = True
-    document["textures"] = textures
-    return base64.b64encode(json.dumps(document).encode()).decode()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server_fake: FakeMojangServer
-    protocol_version = "HTTP/1.1"  # keep-alive, like the real hosts, so pooling is exercised
-    # Headers and body go out in two writes: without TCP_NODELAY, Nagle and delayed ACKs add
-    # ~40 ms to every keep-alive response, which would swamp latency measurements.
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: tests read ``FakeMojangServer.requests()`` instead."""
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def _handle(self, method: str) -> None:
-        fake = self.server_fake
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        request = LoggedRequest(method, self.path, body, dict(self.headers.items()))
-        fault = fake._record(request)
-        fake._wait(fake.latency)
-        try:
-            if fault is not None:
-                fake._wait(fault.hang)
-                if fault.status is not None:
-                    self._send(fault.status, fault.body, dict(fault.headers))
-                    return
-            self._route(method, request)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (a timeout test): nothing left to answer
-
-    def _route(self, method: str, request: LoggedRequest) -> None:
-        path = urlsplit(request.path).path
-        query = urlsplit(request.path).query
-        if method == "POST" and path in _BULK_PATHS:
-            self._bulk(path, request)
-        elif method == "GET" and path.startswith("/users/profiles/minecraft/"):
-            self._by_name(path, path.removeprefix("/users/profiles/minecraft/"))
-        elif method == "GET" and path.startswith("/minecraft/profile/lookup/name/"):
-            self._by_name(path, path.removeprefix("/minecraft/profile/lookup/name/"))
-        elif method == "GET" and path.startswith("/minecraft/profile/lookup/"):
-            self._by_uuid(path, path.removeprefix("/minecraft/profile/lookup/"))
-        elif method == "GET" and path.startswith("/user/profile/"):
-            self._by_uuid(path, path.removeprefix("/user/profile/"))
-        elif method == "GET" and path.startswith("/session/minecraft/profile/"):
-            self._profile(path, path.removeprefix("/session/minecraft/profile/"), query)
-        elif method == "GET" and path == "/blockedservers":
-            self._send(200, BLOCKED_SERVERS.encode(), {"Content-Type": "text/plain"})
-        else:
-            self._json(404, {"path": path, "error": "NOT_FOUND", "errorMessage": "Not Found"})
-
-    def _by_name(self, path: str, raw: str) -> None:
-        name = unquote(raw)
-        if _NAME_RE.fullmatch(name) is None:
-            self._json(
-                400,
-                {
-                    "path": path,
-                    "error": "CONSTRAINT_VIOLATION",
-                    "errorMessage": "getProfileName.name: Invalid profile name, "
-                    "getProfileName.name: size must be between 1 and 25",
-                },
-            )
-            return
-        player = self.server_fake._player_by_name(name)
-        if player is None:
-            self._json(
-                404, {"path": path, "errorMessage": f"Couldn't find any profile with name {name}"}
-            )
-            return
-        self._json(200, _id_body(player))
-
-    def _bulk(self, path: str, request: LoggedRequest) -> None:
-        content_type = self.headers.get("Content-Type", "")
-        if content_type.split(";")[0].strip().lower() != "application/json":
-            self._json(
-                415,
-                {
-                    "path": path,
-                    "error": "Unsupported Media Type",
-                    "errorMessage": f"Content-Type '{content_type}' is not supported",
-                },
-            )
-            return
-        try:
-            names = json.loads(request.body)
-        except ValueError:
-            names = None
-        valid = (
-            isinstance(names, list)
-            and 1 <= len(names) <= 10
-            and all(isinstance(n, str) and _NAME_RE.fullmatch(n) for n in names)
-        )
-        if not valid:
-            # One bad name (or too many, or none) fails the whole batch.
-            self._json(
-                400,
-                {
-                    "path": path,
-                    "error": "CONSTRAINT_VIOLATION",
-                    "errorMessage": "getProfileIdsByNames.profileNames: size must be between 1 "
-                    "and 10, or a name is invalid",
-                },
-            )
-            return
-        found = []
-        seen: set[str] = set()
-        for name in names:
-            player = self.server_fake._player_by_name(name)
-            if player is not None and player.id not in seen:
-                seen.add(player.id)
-                found.append({"id": player.id, "name": player.name})
-        self._json(200, self.server_fake._shuffled(found))
-
-    def _uuid(self, path: str, raw: str) -> str | None:
-        """The UUID in the path; None once a malformed one is answered with Mojang's 400."""
-        uuid = unquote(raw)
-        if _UUID_RE.fullmatch(uuid) is None:
-            self._json(400, {"path": path, "errorMessage": f"Not a valid UUID: {uuid}"})
-            return None
-        return uuid
-
-    def _by_uuid(self, path: str, raw: str) -> None:
-        uuid = self._uuid(path, raw)
-        if uuid is None:
-            return
-        player = self.server_fake._player_by_uuid(uuid)
-        if player is None:
-            self._json(404, {"path": path, "error": "NOT FOUND", "errorMessage": "Not Found"})
-            return
-        self._json(200, {"id": player.id, "name": player.name})
-
-    def _profile(self, path: str, raw: str, query: str) -> None:
-        uuid = self._uuid(path, raw)
-        if uuid is None:
-            return
-        player = self.server_fake._player_by_uuid(uuid)
-        if player is None:
-            self._send(204, b"", {})
-            return
-        signed = "unsigned=false" in query
-        prop: dict[str, Any] = {"name": "textures", "value": textures_value(player, signed=signed)}
-        if signed:
-            prop["signature"] = base64.b64encode(b"not a real signature").decode()
-        self._json(
-            200,
-            {"id": player.id, "name": player.name, "properties": [prop], "profileActions": []},
-        )
-
-    def _json(self, status: int, body: Any) -> None:
-        self._send(status, json.dumps(body).encode(), {"Content-Type": "application/json"})
-
-    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        if status != 204:
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if status != 204 and body:
-            self.wfile.write(body)

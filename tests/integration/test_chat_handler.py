@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from mojang_chat.local.standins import MERRYDITH_UUID
 from tests.fakes import model_server as fake_model
-from tests.fakes.mojang_server import MERRYDITH_UUID
 from tests.helpers import (
     SECRET_KEY,
     TUTORIAL,

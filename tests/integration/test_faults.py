@@ -23,9 +23,10 @@ from typing import Any
 import pytest
 
 from mojang_chat import container
+from mojang_chat.local.standins import MERRYDITH_UUID
 from tests.aws import RunsStack, runs_stack
 from tests.fakes import model_server as fake_model
-from tests.fakes.mojang_server import MERRYDITH_UUID, FakeMojangServer, Fault
+from tests.fakes.mojang_server import FakeMojangServer, Fault
 from tests.helpers import (
     ROOT,
     SECRET_KEY,

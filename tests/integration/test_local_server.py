@@ -1,10 +1,10 @@
-"""The local server (``python -m mojang_chat serve``) without a browser: API Gateway's event and
-response shapes, routing read from template.yaml, CORS both ways, the widget's caching, the
-demo page, and the command line."""
+"""The local server (``python -m mojang_chat serve``) without a browser: routing read from
+template.yaml, requests and responses over real HTTP, CORS both ways, the widget's caching, the
+demo page, the stand-ins answering through it, and the command line. The event mapping itself
+is tested in tests/unit/local/test_events.py."""
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
@@ -21,21 +21,20 @@ import pytest
 import requests
 
 from mojang_chat.local import cli
+from mojang_chat.local.demo import assistant_id
 from mojang_chat.local.server import (
     MAX_REQUEST_BYTES,
     LocalApi,
     LocalServer,
     PortInUse,
-    Request,
-    assistant_id,
-    build_event,
-    lambda_response,
     running,
 )
-from mojang_chat.local.template import Application, Route
+from mojang_chat.local.standins import JEB_UUID, MERRYDITH_UUID, NOTCH_UUID
+from mojang_chat.local.template import Application
+from mojang_chat.mojang import dashed_uuid, offline_uuid
 from tests.fakes import model_server as fake_model
-from tests.fakes.mojang_server import MERRYDITH_UUID, Fault
-from tests.helpers import TEMPLATE, TUTORIAL, TUTORIAL_STATUSES, application, load_event
+from tests.fakes.mojang_server import Fault
+from tests.helpers import TEMPLATE, TUTORIAL, TUTORIAL_STATUSES, application
 
 ALLOWED = "http://localhost:3000"
 
@@ -45,102 +44,6 @@ def server(app_env: Any) -> Iterator[LocalServer]:
     """The local server on a free port, backed by the fake model and fake Mojang servers."""
     with running(TEMPLATE) as local:
         yield local
-
-
-# --- the event and the response, as API Gateway makes them ----------------------------------
-
-
-def test_event_has_the_shape_of_the_events_files() -> None:
-    # Given the event `sam local generate-event` wrote for the tutorial question
-    expected = load_event("chat-tutorial.json")
-    body = base64.b64decode(expected["body"])
-    request = Request(
-        "POST",
-        "/chat",
-        [("Content-Type", "application/json"), ("Origin", ALLOWED), ("User-Agent", "test")],
-        body,
-    )
-    # When the local server turns the same request into an event
-    event = build_event(request, Route("POST", "/chat", "ChatFunction"), {}, "req-1")
-    # Then it has the same keys at every level, the same route key, and the JSON body as text
-    # (as API Gateway passes it; `sam local generate-event` writes every body in base64)
-    assert event.keys() == expected.keys()
-    assert event["requestContext"].keys() == expected["requestContext"].keys()
-    assert event["requestContext"]["http"].keys() == expected["requestContext"]["http"].keys()
-    assert event["routeKey"] == expected["routeKey"] == event["requestContext"]["routeKey"]
-    assert event["isBase64Encoded"] is False
-    assert event["body"] == body.decode()
-    assert event["headers"]["origin"] == ALLOWED  # names lower-cased, as API Gateway does
-
-
-@pytest.mark.parametrize(
-    ("content_type", "text"),
-    [
-        ("application/json", True),
-        ("Application/JSON; charset=utf-8", True),
-        ("text/plain", True),
-        ("application/xml", True),
-        ("application/octet-stream", False),
-        ("image/png", False),
-        ("application/x-www-form-urlencoded", False),
-        (None, False),
-    ],
-)
-def test_text_bodies_arrive_as_text_and_others_in_base64(
-    content_type: str | None, text: bool
-) -> None:
-    body = b'{"message": "caf\xc3\xa9"}'
-    headers = [("Content-Type", content_type)] if content_type else []
-    event = build_event(
-        Request("POST", "/chat", headers, body), Route("POST", "/chat", "C"), {}, "r"
-    )
-    assert event["isBase64Encoded"] is not text
-    assert event["body"] == (body.decode() if text else base64.b64encode(body).decode())
-    # Bytes that are not UTF-8 are never passed as text
-    binary = build_event(
-        Request("POST", "/chat", headers, b"\xff\xfe"), Route("POST", "/chat", "C"), {}, "r"
-    )
-    assert binary["isBase64Encoded"] is True
-
-
-def test_event_carries_path_parameters_query_and_cookies() -> None:
-    route = Route("GET", "/v1/threads/{thread_id}/runs/{run_id}", "RunsFunction")
-    params = route.match("/v1/threads/thread_1/runs/run_2")
-    assert params == {"thread_id": "thread_1", "run_id": "run_2"}
-    request = Request(
-        "GET",
-        "/v1/threads/thread_1/runs/run_2?limit=1&order=desc&limit=2",
-        [("Cookie", "a=1; b=2"), ("Accept", "a"), ("Accept", "b")],
-    )
-    event = build_event(request, route, params, "req-2")
-    assert event["routeKey"] == "GET /v1/threads/{thread_id}/runs/{run_id}"
-    assert event["pathParameters"] == params
-    assert event["rawQueryString"] == "limit=1&order=desc&limit=2"
-    assert event["queryStringParameters"] == {"limit": "1,2", "order": "desc"}
-    assert event["cookies"] == ["a=1", "b=2"]
-    assert "cookie" not in event["headers"]
-    assert event["headers"]["accept"] == "a,b"
-    assert event["isBase64Encoded"] is False
-    assert "body" not in event
-
-
-def test_response_bodies_headers_and_cookies_are_written_back() -> None:
-    reply = lambda_response(
-        {
-            "statusCode": 201,
-            "headers": {"Content-Type": "image/png"},
-            "cookies": ["a=1; Path=/", "b=2"],
-            "body": base64.b64encode(b"\x89PNG").decode(),
-            "isBase64Encoded": True,
-        },
-        "req-3",
-    )
-    assert reply.status == 201
-    assert reply.body == b"\x89PNG"
-    assert [v for k, v in reply.headers if k == "Set-Cookie"] == ["a=1; Path=/", "b=2"]
-    # A handler that returns only a body gets API Gateway's 200 JSON response
-    plain = lambda_response({"hello": "world"}, "req-4")
-    assert (plain.status, plain.json()) == (200, {"hello": "world"})
 
 
 def test_routes_are_read_from_the_template() -> None:
@@ -368,6 +271,59 @@ def test_chat_answers_through_the_local_server(server: LocalServer) -> None:
     assert MERRYDITH_UUID in body["answer"]
     assert body["statuses"] == TUTORIAL_STATUSES
     assert body["request_id"] == response.headers["apigw-requestid"]
+
+
+NOTCH_DASHED = dashed_uuid(NOTCH_UUID)
+
+
+@pytest.mark.parametrize(
+    ("question", "calls", "answer", "mojang_paths"),
+    [
+        pytest.param(
+            f"who owns {NOTCH_DASHED}?",
+            [("get_username_from_uuid", {"uuid": NOTCH_DASHED})],
+            f"The player with UUID {NOTCH_DASHED} is Notch.",
+            [f"/minecraft/profile/lookup/{NOTCH_UUID}"],
+            id="name-by-uuid",
+        ),
+        pytest.param(
+            "what is the offline uuid of Notch?",
+            [("get_offline_uuid", {"username": "Notch"})],
+            f"The offline-mode UUID of Notch is {dashed_uuid(offline_uuid('Notch'))}.",
+            [],  # computed, never looked up
+            id="offline-uuid",
+        ),
+        pytest.param(
+            "does jeb_ use the slim skin model?",
+            [
+                ("get_uuid_from_username", {"username": "jeb_"}),
+                ("get_player_profile", {"uuid": JEB_UUID}),
+            ],
+            f"The UUID of jeb_ is {JEB_UUID}. jeb_ uses the classic skin model. jeb_ has a cape.",
+            ["/users/profiles/minecraft/jeb_", f"/session/minecraft/profile/{JEB_UUID}"],
+            id="skin-model",
+        ),
+    ],
+)
+def test_the_stand_in_model_answers_each_kind_of_question_through_the_server(
+    app_env: Any,
+    server: LocalServer,
+    question: str,
+    calls: list[tuple[str, dict[str, str]]],
+    answer: str,
+    mojang_paths: list[str],
+) -> None:
+    # Given the stand-in model with nothing scripted: its brain picks the tools
+    model, mojang = app_env
+    # When the question is asked over HTTP
+    response = requests.post(f"{server.url}/chat", json={"message": question}, timeout=30)
+    # Then the real tools ran as the brain asked, and the answer says what was asked for
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [(c["name"], c["arguments"]) for c in body["tool_calls"]] == calls
+    assert body["answer"].startswith(answer)
+    assert [urlsplit(r.path).path for r in mojang.requests()] == mojang_paths
+    assert model.schema_errors == []
 
 
 def test_unknown_route_is_a_json_404(server: LocalServer) -> None:

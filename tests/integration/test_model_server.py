@@ -1,4 +1,5 @@
-"""The fake model server, seen through the real openai SDK over real HTTP on 127.0.0.1."""
+"""The stand-in model (mojang_chat.local.standins.model) and the tests' schema checks on it
+(tests/fakes/model_server.py), seen through the real openai SDK over real HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ import openai
 import pydantic
 import pytest
 
+from mojang_chat.local.standins import (
+    LISTEN_BACKLOG,
+    ModelServer,
+    MojangServer,
+    StandInServer,
+)
 from tests.fakes.model_server import (
     HELP,
     SCHEMA_DIR,
@@ -585,6 +592,64 @@ def test_explicit_nulls_are_accepted(server: FakeModelServer, client: openai.Ope
     _ask(client, [{"role": "user", "content": "hi"}], max_completion_tokens=None, temperature=None)
 
     assert server.schema_errors == []
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        (b"{not json", None),
+        (b"", None),
+        (json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode(), "model"),
+        (json.dumps({"model": MODEL, "messages": []}).encode(), "messages"),
+        (json.dumps({"model": MODEL, "messages": [{}]}).encode(), "messages[0].role"),
+    ],
+    ids=["not-json", "empty", "no-model", "no-messages", "no-role"],
+)
+def test_the_stand_in_alone_refuses_what_it_cannot_answer(body: bytes, param: str | None) -> None:
+    # The demo's stand-in checks no schema (jsonschema is a test dependency), yet a request it
+    # cannot answer gets OpenAI's 400, not a crash
+    with ModelServer() as stand_in:
+        connection = http.client.HTTPConnection("127.0.0.1", int(stand_in.url.rsplit(":", 1)[1]))
+        headers = {"Authorization": "Bearer k", "Content-Type": "application/json"}
+        connection.request("POST", "/v1/chat/completions", body=body, headers=headers)
+        response = connection.getresponse()
+        error = json.loads(response.read())["error"]
+        connection.close()
+        assert not hasattr(stand_in, "schema_errors")
+        assert stand_in.crashes == []
+
+    assert response.status == 400
+    assert error["type"] == "invalid_request_error"
+    assert error["param"] == param
+
+
+def test_the_stand_in_alone_answers_through_the_sdk() -> None:
+    with (
+        ModelServer() as stand_in,
+        openai.OpenAI(base_url=stand_in.base_url, api_key="any", max_retries=0) as sdk,
+    ):
+        completion = _ask(sdk, [{"role": "user", "content": "hello"}], tools=[UUID_TOOL])
+
+    assert completion.choices[0].message.content == HELP
+    assert stand_in.crashes == []
+
+
+def test_both_stand_ins_share_one_server_base() -> None:
+    # One base: a free 127.0.0.1 port, a daemon thread, keep-alive with Nagle off, a backlog
+    # deep enough for a burst of parallel tool calls
+    assert issubclass(ModelServer, StandInServer)
+    assert issubclass(MojangServer, StandInServer)
+    assert issubclass(FakeModelServer, ModelServer)
+    assert LISTEN_BACKLOG >= 128
+    for stand_in in (ModelServer(), MojangServer()):
+        assert stand_in.handler.disable_nagle_algorithm is True
+        assert stand_in.handler.protocol_version == "HTTP/1.1"
+        with stand_in:
+            assert stand_in.url.startswith("http://127.0.0.1:")
+            with pytest.raises(RuntimeError, match="already running"):
+                stand_in.start()
+        with pytest.raises(RuntimeError, match="not running"):
+            _ = stand_in.url
 
 
 def test_invalid_json_body_is_400(server: FakeModelServer) -> None:

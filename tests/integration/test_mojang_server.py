@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from mojang_chat.local.standins import JEB_UUID, MERRYDITH_UUID, NOTCH_UUID, SAMPLE_PLAYERS
 from mojang_chat.mojang import (
     MojangClient,
     PlayerId,
@@ -21,14 +22,7 @@ from mojang_chat.mojang import (
     UpstreamError,
     default_skin,
 )
-from tests.fakes.mojang_server import (
-    JEB_UUID,
-    MERRYDITH_UUID,
-    NOTCH_UUID,
-    SEEDED_PLAYERS,
-    FakeMojangServer,
-    Fault,
-)
+from tests.fakes.mojang_server import FakeMojangServer, Fault
 
 
 @pytest.fixture
@@ -171,8 +165,8 @@ def test_faults_hit_only_matching_paths_and_every_request_is_logged(
 
 
 def test_seeded_players_cover_slim_cape_and_no_skin() -> None:
-    players = list(SEEDED_PLAYERS.values())
-    assert SEEDED_PLAYERS["merrydith"].id == MERRYDITH_UUID
+    players = list(SAMPLE_PLAYERS.values())
+    assert SAMPLE_PLAYERS["merrydith"].id == MERRYDITH_UUID
     assert any(p.slim for p in players)
     assert any(p.cape_url for p in players)
     assert any(p.skin_url is None for p in players)
@@ -189,14 +183,14 @@ def test_client_name_lookup(fake: FakeMojangServer, client: MojangClient) -> Non
 
 
 def test_client_bulk_of_25_names(fake: FakeMojangServer, client: MojangClient) -> None:
-    seeded = [player.name.upper() for player in SEEDED_PLAYERS.values()]
+    seeded = [player.name.upper() for player in SAMPLE_PLAYERS.values()]
     missing = [f"missing_{i}" for i in range(25 - len(seeded) - 1)]
     names = [*seeded[:3], "../../etc/passwd", *missing, *seeded[3:]]
     assert len(names) == 25
 
     result = client.uuids_for_names(names)
 
-    assert [p.id for p in result.found] == [p.id for p in SEEDED_PLAYERS.values()]
+    assert [p.id for p in result.found] == [p.id for p in SAMPLE_PLAYERS.values()]
     assert result.not_found == missing
     assert [entry.name for entry in result.invalid] == ["../../etc/passwd"]
     assert result.failed == []
@@ -209,14 +203,14 @@ def test_client_bulk_of_25_names(fake: FakeMojangServer, client: MojangClient) -
 def test_client_profiles_decode_textures(fake: FakeMojangServer, client: MojangClient) -> None:
     merrydith = client.profile(MERRYDITH_UUID)
     jeb = client.profile(JEB_UUID.upper())
-    plain = SEEDED_PLAYERS["plain_steve"]
+    plain = SAMPLE_PLAYERS["plain_steve"]
     plain_profile = client.profile(plain.id)
 
     assert isinstance(merrydith, PlayerProfile)
     assert (merrydith.skin.model, merrydith.cape_url) == ("slim", None)
     assert isinstance(jeb, PlayerProfile)
     assert jeb.skin.model == "classic"
-    assert jeb.cape_url == SEEDED_PLAYERS["jeb_"].cape_url
+    assert jeb.cape_url == SAMPLE_PLAYERS["jeb_"].cape_url
     assert isinstance(plain_profile, PlayerProfile)
     assert plain_profile.skin.is_default
     assert plain_profile.skin.default_name == default_skin(plain.id).name

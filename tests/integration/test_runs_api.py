@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from mojang_chat.local.server import serving
+from mojang_chat.local.standins import MERRYDITH_UUID
 from mojang_chat.runs.steps import run_step
 from tests.aws import RunsStack, runs_stack, schema_errors
-from tests.fakes.mojang_server import MERRYDITH_UUID
 from tests.helpers import TUTORIAL, LambdaContext, function_handler, load_event
 
 __all__ = ["runs_stack"]  # the fixture, imported for pytest

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from mojang_chat.core.statuses import RunStatus
+from mojang_chat.local.standins import MERRYDITH_UUID
 from mojang_chat.runs.workflow import STEP_GRACE_SECONDS
 from tests.aws import RunsStack, runs_stack, schema_errors
 from tests.fakes import model_server as fake_model
-from tests.fakes.mojang_server import MERRYDITH_UUID, Fault
+from tests.fakes.mojang_server import Fault
 from tests.helpers import TUTORIAL, TUTORIAL_STATUSES, use_settings
 
 __all__ = ["runs_stack"]  # the fixture, imported for pytest

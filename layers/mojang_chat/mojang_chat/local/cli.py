@@ -1,4 +1,5 @@
-"""The command line: ``serve`` the API locally, ``ask`` one question, or run the ``demo``.
+"""The command line: ``serve`` the API locally, ``ask`` one question, or run the ``demo`` (on
+the configured model, else on the stand-ins; ``demo --offline`` always on the stand-ins).
 
 Configuration errors are printed as one message (exit status 2), never as a stack trace.
 """
@@ -20,19 +21,14 @@ from types import FrameType
 from typing import Any, TextIO
 
 from mojang_chat.core.settings import ConfigurationError, get_settings
-from mojang_chat.local.server import (
-    MODEL_HELP,
-    LocalApi,
-    LocalServer,
-    PortInUse,
-    Request,
-    assistant_id,
-    default_template,
-)
+from mojang_chat.core.statuses import TERMINAL_STATUSES
+from mojang_chat.local import demo
+from mojang_chat.local.demo import assistant_id, model_problem
+from mojang_chat.local.events import Request
+from mojang_chat.local.server import LocalApi, LocalServer, PortInUse, default_template
 from mojang_chat.local.template import Application, TemplateError
 
 RUNS_PATH = "/v1/threads/runs"
-TERMINAL = {"completed", "incomplete", "failed", "cancelled", "expired"}
 LABELS = {"in_progress": "in progress", "requires_action": "requires action"}
 
 
@@ -52,15 +48,6 @@ def load_dotenv(path: Path) -> None:
         else:
             value = value.split(" #", 1)[0].rstrip()
         os.environ.setdefault(key.strip(), value)
-
-
-def model_problem() -> str | None:
-    """What is wrong with the model configuration, in words; None when it looks usable."""
-    try:
-        settings = get_settings()
-    except ConfigurationError as error:
-        return str(error)
-    return None if settings.model_configured else MODEL_HELP
 
 
 def _stop_on_sigterm() -> None:
@@ -236,7 +223,7 @@ def ask_runs(question: str, template: Path, out: TextIO | None = None) -> int:
                 elif run["status"] != last:
                     transcript.status(run["status"])
                 last = run["status"]
-                if run["status"] in TERMINAL:
+                if run["status"] in TERMINAL_STATUSES:
                     break
                 time.sleep(0.2)
                 run = call("GET", f"/v1/threads/{run['thread_id']}/runs/{run['id']}")
@@ -296,7 +283,7 @@ def parser() -> argparse.ArgumentParser:
     commands = main.add_subparsers(dest="command", required=True)
     for name, text in (
         ("serve", "serve the HTTP API and the demo page"),
-        ("demo", "serve, reading .env first, and say what to configure"),
+        ("demo", "serve on the configured model, or on the stand-ins without one"),
     ):
         command = commands.add_parser(name, help=text)
         command.add_argument("--host", default="127.0.0.1")
@@ -308,6 +295,13 @@ def parser() -> argparse.ArgumentParser:
             help="how the demo page's widget asks (runs falls back to chat without a runs API)",
         )
         command.add_argument("--notice", help="a line to show on the demo page")
+        if name == "demo":
+            command.add_argument(
+                "--offline",
+                action="store_true",
+                help="answer with the stand-in model and sample Mojang players, even with a "
+                "model configured",
+            )
     ask_command = commands.add_parser("ask", help="answer one question in the terminal")
     ask_command.add_argument("question")
     ask_command.add_argument(
@@ -331,6 +325,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 2
             with _quiet_logs():
                 return ask_runs(args.question, template) if args.runs else ask(args.question)
+        if args.command == "demo":
+            with demo.upstreams(offline=args.offline) as notice:
+                # The page says when the stand-ins answer (unless told what else to say).
+                return serve(
+                    template, args.host, args.port, args.mode, notice=args.notice or notice
+                )
         return serve(template, args.host, args.port, args.mode, notice=args.notice)
     except (TemplateError, ConfigurationError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -1,18 +1,16 @@
-"""A local HTTP API: each request becomes an API Gateway HTTP API (payload 2.0) event, handed to
-the very ``lambda_handler`` that Lambda runs, and its response is written back.
+"""The local HTTP server: each request becomes an API Gateway HTTP API (payload 2.0) event
+(``local.events``), handed to the very ``lambda_handler`` that Lambda runs, and its response is
+written back.
 
 Which handler answers is read from template.yaml (``local.template``). The server adds one page
-of its own, ``GET /``: a demo page with the chat widget.
+of its own, ``GET /``: the demo page with the chat widget (``local.demo``).
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import errno
-import html
 import ipaddress
-import json
 import socket
 import sys
 import threading
@@ -20,95 +18,34 @@ import time
 import traceback
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from mojang_chat.core.settings import ConfigurationError, get_settings
-from mojang_chat.local.aws import ACCOUNT_ID, REGION
-from mojang_chat.local.template import Application, Function, Route
+from mojang_chat.local.demo import demo_page
+from mojang_chat.local.events import (
+    LambdaContext,
+    Reply,
+    Request,
+    build_event,
+    json_reply,
+    lambda_response,
+)
+from mojang_chat.local.template import Application
 
 # What API Gateway accepts in a request body (HTTP APIs: 10 MB); the handlers refuse more than
 # api.MAX_BODY_BYTES themselves (512 KiB), so their own 413 is what a client sees below this.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
-# Request bodies API Gateway hands over as text; any other type (none, form data included)
-# arrives base64-encoded.
-TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
 # Host names the server answers to besides its own --host and IP addresses: a DNS name that
 # resolves to this machine (DNS rebinding) must not reach the API from a stranger's page.
 LOOPBACK_NAMES = ("localhost",)
 # Methods whose requests carry a body: one of unknown length (chunked, none given) gets 411.
 BODY_METHODS = ("POST", "PUT", "PATCH")
-API_ID = "local"
-# Shown on the demo page and by `ask` when no model is configured.
-MODEL_HELP = (
-    "No model is configured. Set OPENAI_API_KEY (and OPENAI_MODEL, default gpt-4o-mini) in the "
-    "environment or in a .env file, plus OPENAI_BASE_URL for any other OpenAI-compatible server "
-    "(Azure OpenAI, Ollama: http://localhost:11434/v1, vLLM, llama.cpp), then restart. "
-    "Or run `make demo-offline` to try it with a stand-in model."
-)
 
 
 class PortInUse(OSError):
     """The port is taken by another program; the message says what to do."""
-
-
-class LambdaContext:
-    """What Lambda passes a handler: names, ids, and the time the invocation has left."""
-
-    def __init__(self, function: Function, request_id: str | None = None) -> None:
-        self.function_name = function.logical_id
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = (
-            f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function.logical_id}"
-        )
-        self.memory_limit_in_mb = function.memory_mb
-        self.aws_request_id = request_id or str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function.logical_id}"
-        self.log_stream_name = "local"
-        self._ends_at = time.monotonic() + function.timeout
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds until the function's Timeout, as Lambda reports it."""
-        return max(int((self._ends_at - time.monotonic()) * 1000), 0)
-
-
-@dataclass
-class Request:
-    """An HTTP request as the server read it."""
-
-    method: str
-    target: str  # path and query string, as sent
-    headers: list[tuple[str, str]]
-    body: bytes = b""
-    source_ip: str = "127.0.0.1"
-    protocol: str = "HTTP/1.1"
-
-
-@dataclass
-class Reply:
-    """An HTTP response to write back."""
-
-    status: int
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
-
-    def header(self, name: str) -> str | None:
-        """The first value of a header (names compared case-insensitively)."""
-        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def _json_reply(status: int, body: Any, request_id: str) -> Reply:
-    data = json.dumps(body).encode()
-    headers = [("Content-Type", "application/json"), ("apigw-requestid", request_id)]
-    return Reply(status, headers, data)
 
 
 class LocalApi:
@@ -136,7 +73,7 @@ class LocalApi:
         path = urlsplit(request.target).path or "/"
         found = self.app.find(request.method, path)
         if found is None:
-            return _json_reply(404, {"message": "Not Found"}, request_id)
+            return json_reply(404, {"message": "Not Found"}, request_id)
         route, params = found
         event = build_event(request, route, params, request_id)
         try:
@@ -144,123 +81,8 @@ class LocalApi:
         except Exception:
             # API Gateway hides the function's failure from the caller; the log shows it.
             traceback.print_exc()
-            return _json_reply(500, {"message": "Internal Server Error"}, request_id)
+            return json_reply(500, {"message": "Internal Server Error"}, request_id)
         return lambda_response(result, request_id)
-
-
-def build_event(
-    request: Request, route: Route, params: Mapping[str, str], request_id: str
-) -> dict[str, Any]:
-    """The HTTP API payload 2.0 event API Gateway would send for ``request`` (see events/)."""
-    parts = urlsplit(request.target)
-    headers: dict[str, str] = {}
-    cookies: list[str] = []
-    for name, value in request.headers:
-        key = name.lower()
-        if key == "cookie":
-            cookies += [c.strip() for c in value.split(";") if c.strip()]
-            continue
-        # Repeated headers arrive comma-joined, as API Gateway passes them.
-        headers[key] = f"{headers[key]},{value}" if key in headers else value
-    now = datetime.now(UTC)
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": route.route_key,
-        "rawPath": parts.path or "/",
-        "rawQueryString": parts.query,
-    }
-    if cookies:
-        event["cookies"] = cookies
-    event["headers"] = headers
-    if parts.query:
-        query: dict[str, str] = {}
-        for key, value in parse_qsl(parts.query, keep_blank_values=True):
-            query[key] = f"{query[key]},{value}" if key in query else value
-        event["queryStringParameters"] = query
-    host = headers.get("host", "localhost")
-    event["requestContext"] = {
-        "accountId": ACCOUNT_ID,
-        "apiId": API_ID,
-        "domainName": host,
-        "domainPrefix": host.split(".")[0],
-        "http": {
-            "method": request.method,
-            "path": parts.path or "/",
-            "protocol": request.protocol,
-            "sourceIp": request.source_ip,
-            "userAgent": headers.get("user-agent", ""),
-        },
-        "requestId": request_id,
-        "routeKey": route.route_key,
-        "stage": "$default",
-        "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-        "timeEpoch": int(now.timestamp() * 1000),
-    }
-    if params:
-        event["pathParameters"] = dict(params)
-    if request.body:
-        text = _as_text(request.body, headers.get("content-type", ""))
-        event["body"] = base64.b64encode(request.body).decode() if text is None else text
-        event["isBase64Encoded"] = text is None
-    else:
-        event["isBase64Encoded"] = False
-    return event
-
-
-def _as_text(body: bytes, content_type: str) -> str | None:
-    """``body`` as API Gateway passes it as text (text/*, JSON, XML, JavaScript), or None where
-    it base64-encodes it (every other type, a missing one, and text that is not UTF-8)."""
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if not (media_type.startswith("text/") or media_type in TEXT_TYPES):
-        return None
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def lambda_response(result: Any, request_id: str) -> Reply:
-    """The HTTP response API Gateway makes of a handler's return value (payload 2.0)."""
-    if not isinstance(result, dict) or "statusCode" not in result:
-        # A handler may return just a body: API Gateway answers 200 with it as JSON.
-        text = result if isinstance(result, str) else json.dumps(result)
-        return Reply(200, [("Content-Type", "application/json")], text.encode())
-    headers = [(str(k), str(v)) for k, v in (result.get("headers") or {}).items()]
-    for name, values in (result.get("multiValueHeaders") or {}).items():
-        headers += [(str(name), str(v)) for v in values]
-    headers += [("Set-Cookie", str(cookie)) for cookie in result.get("cookies") or []]
-    headers.append(("apigw-requestid", request_id))
-    raw = result.get("body") or ""
-    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
-    return Reply(int(result["statusCode"]), headers, body)
-
-
-def demo_page(endpoint: str = "", mode: str = "runs", notice: str | None = None) -> bytes:
-    """The demo page: the widget pointed at ``endpoint`` (empty: the origin the widget's script
-    comes from, whatever address the browser used), and a banner when the model is not
-    configured (so a newcomer sees what to set instead of an error later), or with ``notice``."""
-    try:
-        problem = None if get_settings().model_configured else MODEL_HELP
-    except ConfigurationError as error:
-        problem = str(error)
-    banner = ""
-    if problem or notice:
-        banner = f'<p class="banner" role="alert">{html.escape(problem or notice or "")}</p>'
-    page = resources.files("mojang_chat").joinpath("web", "demo.html").read_text(encoding="utf-8")
-    return (
-        page.replace("{{banner}}", banner)
-        .replace("{{endpoint}}", html.escape(endpoint, quote=True))
-        .replace("{{mode}}", html.escape(mode, quote=True))
-        .replace("{{assistant}}", html.escape(assistant_id(), quote=True))
-        .encode()
-    )
-
-
-def assistant_id() -> str:
-    """The id of the runs API's built-in assistant (what a run is created with)."""
-    from mojang_chat.runs import ASSISTANT_ID
-
-    return ASSISTANT_ID
 
 
 class LocalServer(ThreadingHTTPServer):
@@ -447,7 +269,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _fail(self, status: int, message: str) -> None:
         self.close_connection = True
-        self._write(_json_reply(status, {"message": message}, "local"))
+        self._write(json_reply(status, {"message": message}, "local"))
 
     def _write(self, reply: Reply) -> None:
         self.send_response_only(reply.status)
