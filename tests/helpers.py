@@ -73,3 +73,16 @@ def log_text(caplog: pytest.LogCaptureFixture) -> str:
 
     formatter = logger.registered_formatter
     return "\n".join(formatter.format(record) for record in caplog.records)
+
+
+class FakeClock:
+    """A monotonic clock that moves only when a test advances it."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -9,7 +9,8 @@ import pytest
 import responses
 
 from mojang_chat.mojang import MojangClient, TTLCache
-from tests.unit.mojang.helpers import FakeClock, make_client
+from tests.helpers import FakeClock
+from tests.unit.mojang.helpers import make_client
 
 
 @pytest.fixture

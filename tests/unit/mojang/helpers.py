@@ -45,19 +45,6 @@ INJECTION_NAMES = [
 ]
 
 
-class FakeClock:
-    """A monotonic clock that moves only when a test advances it."""
-
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def make_client(slept: list[float], cache: TTLCache | None = None, **options: Any) -> MojangClient:
     """A client of the three hosts over ``cache``; ``options`` configure its transport."""
     return MojangClient(

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from mojang_chat.mojang import TTLCache
-from tests.unit.mojang.helpers import FakeClock
+from tests.helpers import FakeClock
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from mojang_chat.mojang import (
     TTLCache,
     UpstreamError,
 )
+from tests.helpers import FakeClock
 from tests.unit.mojang.helpers import (
     BULK_URL,
     INJECTION_NAMES,
@@ -34,7 +35,6 @@ from tests.unit.mojang.helpers import (
     NOTCH_OFFLINE,
     PROFILE_URL,
     TEXTURE,
-    FakeClock,
     make_client,
     profile_body,
     sent_timeout,

@@ -21,11 +21,11 @@ from mojang_chat.mojang import (
 from mojang_chat.mojang import transport as mojang_transport
 from mojang_chat.mojang.decoding import decode_player_id
 from mojang_chat.mojang.transport import MojangRequest, Rejected, Transport
+from tests.helpers import FakeClock
 from tests.unit.mojang.helpers import (
     JEB,
     NAME_URL,
     NOTCH,
-    FakeClock,
     make_client,
     sent_timeout,
 )

@@ -15,40 +15,15 @@ from mojang_chat.runs.records import LastError, RunRecord, is_id
 from mojang_chat.runs.service import Runs
 from mojang_chat.runs.workflow import STEP_GRACE_SECONDS
 from tests.fakes.runs import MemoryRunStore, MemoryWorkflow
+from tests.helpers import FakeClock
+from tests.unit.runs.helpers import EXPIRES_SECONDS, NOW
 
-NOW = 1_000_000
-EXPIRES_SECONDS = 600
 RETENTION_SECONDS = 86_400
 CONVERSATION = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "who?"}]
 
 
-class Clock:
-    """A clock a test sets."""
-
-    def __init__(self) -> None:
-        self.now = float(NOW)
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def store() -> MemoryRunStore:
-    return MemoryRunStore()
-
-
-@pytest.fixture
-def workflow() -> MemoryWorkflow:
-    return MemoryWorkflow()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def runs(store: MemoryRunStore, workflow: MemoryWorkflow, clock: Clock) -> Runs:
+def runs(store: MemoryRunStore, workflow: MemoryWorkflow, clock: FakeClock) -> Runs:
     return Runs(
         store,
         workflow,
@@ -129,7 +104,7 @@ def test_a_run_whose_workflow_cannot_start_fails_at_once(
 
 
 def test_get_reads_the_run_once_while_it_is_within_its_time(
-    runs: Runs, store: MemoryRunStore, workflow: MemoryWorkflow, clock: Clock
+    runs: Runs, store: MemoryRunStore, workflow: MemoryWorkflow, clock: FakeClock
 ) -> None:
     run = in_progress(store, create(runs))
     workflow.executions[run.id] = "ABORTED"
@@ -185,7 +160,7 @@ def test_an_open_run_past_its_time_is_reconciled_with_its_execution(
     runs: Runs,
     store: MemoryRunStore,
     workflow: MemoryWorkflow,
-    clock: Clock,
+    clock: FakeClock,
     execution: ExecutionStatusType | None,
     expected: tuple[RunStatus, str | None],
 ) -> None:
@@ -211,7 +186,7 @@ def test_an_open_run_past_its_time_is_reconciled_with_its_execution(
 
 
 def test_an_ended_run_is_never_reconciled(
-    runs: Runs, store: MemoryRunStore, workflow: MemoryWorkflow, clock: Clock
+    runs: Runs, store: MemoryRunStore, workflow: MemoryWorkflow, clock: FakeClock
 ) -> None:
     run = create(runs)
     ended = run.finished(RunStatus.COMPLETED, NOW)
@@ -225,7 +200,7 @@ def test_an_ended_run_is_never_reconciled(
 
 
 def test_cancelling_stops_the_execution_and_the_next_read_ends_the_run(
-    runs: Runs, store: MemoryRunStore, workflow: MemoryWorkflow, clock: Clock
+    runs: Runs, store: MemoryRunStore, workflow: MemoryWorkflow, clock: FakeClock
 ) -> None:
     run = in_progress(store, create(runs))
 

@@ -22,9 +22,9 @@ from mojang_chat.runs.records import LastError, RunRecord, ThreadRecord, ToolCal
 from mojang_chat.runs.service import Runs
 from mojang_chat.runs.steps import CaughtError, fail_step, model_step, tool_step
 from tests.fakes.runs import MemoryRunStore, MemoryWorkflow
+from tests.helpers import FakeClock
+from tests.unit.runs.helpers import EXPIRES_SECONDS, NOW
 
-NOW = 1_000_000
-EXPIRES_SECONDS = 600
 LIMITS = Limits(max_tool_rounds=2, max_total_tokens=10_000, tool_output_max_chars=1000)
 QUESTION = "what is bob's id?"
 
@@ -70,26 +70,8 @@ def registry() -> ToolRegistry:
     return tools
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = float(NOW)
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def store() -> MemoryRunStore:
-    return MemoryRunStore()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def run(store: MemoryRunStore, clock: Clock) -> RunRecord:
+def run(store: MemoryRunStore, clock: FakeClock) -> RunRecord:
     """A queued run of the question, as the service creates it."""
     runs = Runs(
         store,
@@ -110,7 +92,7 @@ def run(store: MemoryRunStore, clock: Clock) -> RunRecord:
 
 
 def step(
-    store: MemoryRunStore, run: RunRecord, model: ScriptedModel, clock: Clock, **limits: int
+    store: MemoryRunStore, run: RunRecord, model: ScriptedModel, clock: FakeClock, **limits: int
 ) -> dict[str, Any]:
     return model_step(
         run.id,
@@ -147,7 +129,7 @@ def stored(store: MemoryRunStore, run: RunRecord) -> tuple[RunRecord, ThreadReco
 
 
 def test_a_model_asking_for_tools_leaves_the_run_requiring_action(
-    store: MemoryRunStore, run: RunRecord, clock: Clock
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock
 ) -> None:
     model = ScriptedModel(asks_for("bob", "alice"))
 
@@ -175,7 +157,7 @@ def test_a_model_asking_for_tools_leaves_the_run_requiring_action(
 
 
 def test_a_tool_round_then_an_answer_completes_the_run(
-    store: MemoryRunStore, run: RunRecord, clock: Clock
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock
 ) -> None:
     model = ScriptedModel(asks_for("bob"), answers("bob's id is bob reversed"))
 
@@ -208,7 +190,7 @@ def test_a_tool_round_then_an_answer_completes_the_run(
 
 
 def test_the_round_cap_ends_the_run_incomplete_with_an_incomplete_answer(
-    store: MemoryRunStore, run: RunRecord, clock: Clock
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock
 ) -> None:
     model = ScriptedModel(asks_for("bob"), asks_for("alice"))
 
@@ -224,7 +206,7 @@ def test_the_round_cap_ends_the_run_incomplete_with_an_incomplete_answer(
 
 
 def test_an_answer_cut_at_the_length_limit_is_incomplete(
-    store: MemoryRunStore, run: RunRecord, clock: Clock
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock
 ) -> None:
     model = ScriptedModel(answers("bob's id is", finish_reason="length"))
 
@@ -235,7 +217,7 @@ def test_an_answer_cut_at_the_length_limit_is_incomplete(
 
 
 def test_a_cancelling_run_ends_cancelled_without_a_model_call(
-    store: MemoryRunStore, run: RunRecord, clock: Clock
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock
 ) -> None:
     cancelling = run.cancel_requested()
     assert cancelling is not None
@@ -247,7 +229,7 @@ def test_a_cancelling_run_ends_cancelled_without_a_model_call(
 
 
 def test_an_expired_run_ends_expired_without_a_model_call(
-    store: MemoryRunStore, run: RunRecord, clock: Clock
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock
 ) -> None:
     clock.now = NOW + EXPIRES_SECONDS
     model = ScriptedModel()
@@ -257,7 +239,9 @@ def test_an_expired_run_ends_expired_without_a_model_call(
     assert stored(store, run)[0].expires_at == NOW + EXPIRES_SECONDS
 
 
-def test_an_ended_run_is_left_as_it_is(store: MemoryRunStore, run: RunRecord, clock: Clock) -> None:
+def test_an_ended_run_is_left_as_it_is(
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock
+) -> None:
     ended = run.finished(RunStatus.COMPLETED, NOW)
     assert ended is not None
     store.put_run(ended)
@@ -267,7 +251,7 @@ def test_an_ended_run_is_left_as_it_is(store: MemoryRunStore, run: RunRecord, cl
 
 
 def test_a_retried_model_step_waits_for_the_tools_of_its_round(
-    store: MemoryRunStore, run: RunRecord, clock: Clock
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock
 ) -> None:
     # Given a tool round whose tools have not run yet
     model = ScriptedModel(asks_for("bob"))
@@ -279,7 +263,7 @@ def test_a_retried_model_step_waits_for_the_tools_of_its_round(
 
 
 def test_a_model_call_that_runs_out_of_the_runs_time_expires_it(
-    store: MemoryRunStore, run: RunRecord, clock: Clock
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock
 ) -> None:
     def late() -> None:
         clock.now = NOW + EXPIRES_SECONDS - 0.5
@@ -291,7 +275,7 @@ def test_a_model_call_that_runs_out_of_the_runs_time_expires_it(
 
 
 def test_a_model_call_that_runs_out_of_the_steps_time_fails_the_step(
-    store: MemoryRunStore, run: RunRecord, clock: Clock
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock
 ) -> None:
     model = ScriptedModel(DeadlineExceeded("no time left for a model call"))
     with pytest.raises(DeadlineExceeded):
@@ -300,14 +284,14 @@ def test_a_model_call_that_runs_out_of_the_steps_time_fails_the_step(
 
 
 def test_the_model_adapters_errors_reach_the_workflow(
-    store: MemoryRunStore, run: RunRecord, clock: Clock
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock
 ) -> None:
     with pytest.raises(ModelRateLimited):
         step(store, run, ScriptedModel(ModelRateLimited("slow down")), clock)
 
 
 def test_a_cancel_during_the_model_call_drops_the_answer(
-    store: MemoryRunStore, run: RunRecord, clock: Clock
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock
 ) -> None:
     def cancel() -> None:
         current = store.get_run(run.id)
@@ -327,7 +311,7 @@ def test_a_cancel_during_the_model_call_drops_the_answer(
 
 
 def test_a_run_changed_otherwise_during_the_model_call_fails_the_step(
-    store: MemoryRunStore, run: RunRecord, clock: Clock
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock
 ) -> None:
     def other_writer() -> None:
         store.conflicts = 1
@@ -340,7 +324,7 @@ def test_a_run_changed_otherwise_during_the_model_call_fails_the_step(
     assert [m.role for m in stored(store, run)[1].messages] == ["user"]
 
 
-def test_a_step_for_an_unknown_run_is_not_found(store: MemoryRunStore, clock: Clock) -> None:
+def test_a_step_for_an_unknown_run_is_not_found(store: MemoryRunStore, clock: FakeClock) -> None:
     with pytest.raises(RunNotFound, match="No run found"):
         model_step(
             "run_" + "x" * 24,
@@ -354,7 +338,7 @@ def test_a_step_for_an_unknown_run_is_not_found(store: MemoryRunStore, clock: Cl
 
 
 def test_a_tool_step_the_run_no_longer_waits_for_does_nothing(
-    store: MemoryRunStore, run: RunRecord, clock: Clock
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock
 ) -> None:
     # Given a run waiting for one call
     outcome = step(store, run, ScriptedModel(asks_for("bob")), clock)
@@ -399,7 +383,7 @@ def cause(message: str) -> str:
     ],
 )
 def test_the_fail_step_shows_the_message_of_an_error_written_for_callers(
-    store: MemoryRunStore, run: RunRecord, clock: Clock, error: type[Exception]
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock, error: type[Exception]
 ) -> None:
     caught = CaughtError(Error=error.__name__, Cause=cause("the model is down"))
 
@@ -422,7 +406,7 @@ def test_the_fail_step_shows_the_message_of_an_error_written_for_callers(
     ],
 )
 def test_the_fail_step_shows_only_the_name_of_any_other_error(
-    store: MemoryRunStore, run: RunRecord, clock: Clock, caught: CaughtError
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock, caught: CaughtError
 ) -> None:
     fail_step(run.id, caught, store=store, clock=clock)
 
@@ -432,7 +416,7 @@ def test_the_fail_step_shows_only_the_name_of_any_other_error(
 
 
 def test_the_fail_step_ends_a_cancelling_run_cancelled(
-    store: MemoryRunStore, run: RunRecord, clock: Clock
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock
 ) -> None:
     cancelling = run.cancel_requested()
     assert cancelling is not None
