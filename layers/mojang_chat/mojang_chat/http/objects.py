@@ -17,7 +17,7 @@ from mojang_chat.chat.loop import IncompleteReason
 from mojang_chat.chat.types import Usage
 from mojang_chat.core.statuses import RunStatus
 from mojang_chat.http.limits import MAX_METADATA_KEYS
-from mojang_chat.runs.records import MessageRecord, RunRecord
+from mojang_chat.runs.records import ErrorCode, MessageRecord, RunRecord
 
 
 class FunctionCall(BaseModel):
@@ -46,13 +46,10 @@ class RequiredAction(BaseModel):
     submit_tool_outputs: SubmitToolOutputs
 
 
-LastErrorCode = Literal["server_error", "rate_limit_exceeded", "invalid_prompt"]
-
-
 class LastError(BaseModel):
     """Why a run failed, in the Assistants API's codes."""
 
-    code: LastErrorCode
+    code: ErrorCode
     message: str
 
 
