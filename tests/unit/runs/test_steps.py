@@ -105,19 +105,23 @@ def step(
     )
 
 
+def run_tool(store: MemoryRunStore, run: RunRecord, call: dict[str, Any]) -> dict[str, Any]:
+    """One tool step of the run, for ``call`` as the workflow's state holds it."""
+    return tool_step(
+        run.id,
+        ToolCallRecord.model_validate(call),
+        store=store,
+        mojang=None,  # type: ignore[arg-type]
+        tools=registry(),
+        max_chars=1000,
+        deadline=Deadline(30),
+    )
+
+
 def run_tools(store: MemoryRunStore, run: RunRecord, outcome: dict[str, Any]) -> None:
     """What the workflow's Map does with a model step's outcome: each call, one tool step."""
     for call in outcome["tool_calls"]:
-        ran = tool_step(
-            run.id,
-            ToolCallRecord.model_validate(call),
-            store=store,
-            mojang=None,  # type: ignore[arg-type]
-            tools=registry(),
-            max_chars=1000,
-            deadline=Deadline(30),
-        )
-        assert ran == {"tool_call_id": call["id"], "ran": True}
+        assert run_tool(store, run, call) == {"tool_call_id": call["id"], "ran": True}
 
 
 def stored(store: MemoryRunStore, run: RunRecord) -> tuple[RunRecord, ThreadRecord]:
@@ -346,15 +350,7 @@ def test_a_tool_step_the_run_no_longer_waits_for_does_nothing(
     other = {**call, "id": "call_other"}
 
     def tool(call: dict[str, Any]) -> dict[str, Any]:
-        return tool_step(
-            run.id,
-            ToolCallRecord.model_validate(call),
-            store=store,
-            mojang=None,  # type: ignore[arg-type]
-            tools=registry(),
-            max_chars=1000,
-            deadline=Deadline(30),
-        )
+        return run_tool(store, run, call)
 
     # Then a call it does not wait for is not run
     assert tool(other) == {"tool_call_id": "call_other", "ran": False}
