@@ -11,6 +11,7 @@ from mojang_chat.core.statuses import RunStatus
 from mojang_chat.runs.records import (
     CalledFunction,
     LastError,
+    MessageRecord,
     RunRecord,
     ToolCallRecord,
     is_id,
@@ -150,3 +151,99 @@ def test_an_ended_run_never_ends_again_and_only_ends_in_a_terminal_status() -> N
     assert ended.finished(RunStatus.FAILED, 400) is None
     with pytest.raises(ValueError, match="not a terminal status"):
         record().finished(RunStatus.IN_PROGRESS, 300)
+
+
+# Items written before records and wire objects were apart (the runs table keeps them until
+# their TTL): each read back as the record it was.
+OLD_RUN = {
+    "id": "run_" + "a" * 24,
+    "object": "thread.run",
+    "created_at": 100,
+    "thread_id": "thread_" + "b" * 24,
+    "assistant_id": "asst_default",
+    "status": "requires_action",
+    "required_action": {
+        "type": "submit_tool_outputs",
+        "submit_tool_outputs": {
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_uuid_from_username", "arguments": "{}"},
+                }
+            ]
+        },
+    },
+    "last_error": None,
+    "expires_at": 700,
+    "incomplete_details": None,
+    "model": "gpt-4o-mini",
+    "instructions": "be brief",
+    "tools": [],
+    "metadata": {},
+    "usage": None,
+    "truncation_strategy": {"type": "auto", "last_messages": None},
+    "rounds": 1,
+    "tokens": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+    "version": 2,
+    "ttl": 9999,
+}
+
+
+def test_a_run_stored_in_the_wire_shape_keeps_the_calls_it_waits_for() -> None:
+    run = RunRecord.model_validate(OLD_RUN)
+
+    assert [call.id for call in run.tool_calls] == ["call_1"]
+    assert run.tool_calls[0].function.name == "get_uuid_from_username"
+    assert (run.status, run.rounds, run.version) == (RunStatus.REQUIRES_ACTION, 1, 2)
+
+
+@pytest.mark.parametrize(
+    ("details", "metadata", "reason"),
+    [
+        ("max_prompt_tokens", {"incomplete_reason": "max_tool_rounds"}, "max_tool_rounds"),
+        ("max_prompt_tokens", {}, "max_total_tokens"),
+        ("max_completion_tokens", {}, "max_completion_tokens"),
+    ],
+)
+def test_a_run_stored_in_the_wire_shape_keeps_why_it_ended_incomplete(
+    details: str, metadata: dict[str, str], reason: str
+) -> None:
+    old = {
+        **OLD_RUN,
+        "status": "incomplete",
+        "required_action": None,
+        "incomplete_details": {"reason": details},
+        "metadata": metadata,
+    }
+
+    run = RunRecord.model_validate(old)
+
+    assert (run.tool_calls, run.incomplete_reason) == ([], reason)
+
+
+def test_a_message_stored_in_the_wire_shape_keeps_its_text() -> None:
+    old = {
+        "id": "msg_" + "c" * 24,
+        "object": "thread.message",
+        "created_at": 100,
+        "thread_id": "thread_" + "b" * 24,
+        "role": "assistant",
+        "content": [{"type": "text", "text": {"value": "The UUID is x.", "annotations": []}}],
+        "status": "completed",
+        "completed_at": 100,
+        "incomplete_at": None,
+        "incomplete_details": None,
+        "assistant_id": "asst_default",
+        "run_id": "run_" + "a" * 24,
+        "attachments": [],
+        "metadata": {},
+    }
+
+    message = MessageRecord.model_validate(old)
+
+    assert (message.text, message.role, message.run_id) == (
+        "The UUID is x.",
+        "assistant",
+        old["run_id"],
+    )

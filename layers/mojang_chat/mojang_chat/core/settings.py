@@ -88,9 +88,10 @@ class Settings(BaseModel):
     run_expires_seconds: int = Field(600, alias="RUN_EXPIRES_SECONDS", ge=1, le=780)
     runs_retention_days: int = Field(7, alias="RUNS_RETENTION_DAYS", ge=1, le=365)
 
-    # A shared secret that server-to-server callers send (``X-Api-Key``, see api.py): locally
-    # the value itself; deployed, the name of the Secrets Manager secret holding it. Unset: the
-    # API is open (browsers rely on CORS and throttling; a secret in a web page is public).
+    # A shared secret that server-to-server callers send (``X-Api-Key``, see http/resolver.py):
+    # locally the value itself; deployed, the name of the Secrets Manager secret holding it.
+    # Unset: the API is open (browsers rely on CORS and throttling; a secret in a web page is
+    # public).
     api_shared_secret: str | None = Field(None, alias="API_SHARED_SECRET", repr=False)
     api_shared_secret_secret: str | None = Field(None, alias="API_SHARED_SECRET_SECRET")
 

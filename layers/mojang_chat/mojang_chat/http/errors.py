@@ -12,6 +12,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
+# OpenAI's words for a body that is not JSON.
+INVALID_JSON = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
+    "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
+    "sent was not valid JSON.)"
+)
+
 
 class ChatErrorDetail(BaseModel):
     """What went wrong: a stable ``type`` to branch on, and a message for people."""
@@ -104,13 +111,7 @@ def openai_problem(problems: Sequence[Mapping[str, Any]]) -> tuple[str, str | No
         return "Invalid request.", None, None
     problem = problems[0]
     if problem.get("type") == "json_invalid":
-        return (
-            "We could not parse the JSON body of your request. (HINT: This likely means you "
-            "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, "
-            "but what was sent was not valid JSON.)",
-            None,
-            None,
-        )
+        return INVALID_JSON, None, None
     # Union branches ("constrained-str", "list[TextPart]") are pydantic's, not the client's.
     location = [
         part

@@ -147,13 +147,7 @@ def run_object(run: RunRecord) -> RunObject:
     """The Run object that shows ``run``."""
     required_action = None
     if run.status is RunStatus.REQUIRES_ACTION:
-        calls = [
-            RunToolCall(
-                id=call.id,
-                function=FunctionCall(name=call.function.name, arguments=call.function.arguments),
-            )
-            for call in run.tool_calls
-        ]
+        calls = [RunToolCall.model_validate(call.model_dump()) for call in run.tool_calls]
         required_action = RequiredAction(submit_tool_outputs=SubmitToolOutputs(tool_calls=calls))
     error = run.last_error
     reason = run.incomplete_reason
@@ -164,7 +158,7 @@ def run_object(run: RunRecord) -> RunObject:
         assistant_id=run.assistant_id,
         status=run.status,
         required_action=required_action,
-        last_error=None if error is None else LastError(code=error.code, message=error.message),
+        last_error=None if error is None else LastError.model_validate(error.model_dump()),
         expires_at=run.expires_at,
         started_at=run.started_at,
         cancelled_at=run.cancelled_at,

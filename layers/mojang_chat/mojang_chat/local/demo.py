@@ -50,8 +50,8 @@ def model_problem() -> str | None:
 
 def assistant_id() -> str:
     """The id of the runs API's built-in assistant (what a run is created with)."""
-    # Imported here: the runs core (and boto3 with it) loads only when a page or run needs it.
-    from mojang_chat.runs import ASSISTANT_ID
+    # Imported here: the runs records load only when a page needs them.
+    from mojang_chat.runs.records import ASSISTANT_ID
 
     return ASSISTANT_ID
 

@@ -35,7 +35,7 @@ from mojang_chat.local.events import (
 from mojang_chat.local.template import Application
 
 # What API Gateway accepts in a request body (HTTP APIs: 10 MB); the handlers refuse more than
-# api.MAX_BODY_BYTES themselves (512 KiB), so their own 413 is what a client sees below this.
+# http.limits.MAX_BODY_BYTES themselves, so their own 413 is what a client sees below this.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 # Host names the server answers to besides its own --host and IP addresses: a DNS name that
 # resolves to this machine (DNS rebinding) must not reach the API from a stranger's page.

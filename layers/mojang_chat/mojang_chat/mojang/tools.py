@@ -1,6 +1,6 @@
 """The tools the model may call: the Mojang API, through the adapter in ``mojang``.
 
-Each tool is a typed function; its signature and docstring are its schema (see ``tools``).
+Each tool is a typed function; its signature and docstring are its schema (see ``chat.registry``).
 """
 
 from __future__ import annotations

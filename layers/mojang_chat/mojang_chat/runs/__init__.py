@@ -1,6 +1,14 @@
 """The conversation core: runs on threads and their records, the store (a DynamoDB adapter),
 the workflow (a Step Functions adapter), the service behind the endpoints, and the steps the
-workflow runs."""
+workflow runs.
+
+``run_step`` (the workflow's entry point) is imported on first use (PEP 562): it wires the
+container's clients, which the runs API and the records' readers never need.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from mojang_chat.runs.errors import CannotCancel, RunConflict, RunNotFound
 from mojang_chat.runs.records import (
@@ -12,7 +20,6 @@ from mojang_chat.runs.records import (
     ToolCallRecord,
 )
 from mojang_chat.runs.service import Runs
-from mojang_chat.runs.steps import run_step
 from mojang_chat.runs.store import DynamoRunStore, RunStore
 from mojang_chat.runs.workflow import (
     STEP_GRACE_SECONDS,
@@ -20,6 +27,9 @@ from mojang_chat.runs.workflow import (
     StepFunctionsWorkflow,
     Workflow,
 )
+
+if TYPE_CHECKING:
+    from mojang_chat.runs.steps import run_step
 
 __all__ = [
     "ASSISTANT_ID",
@@ -40,3 +50,11 @@ __all__ = [
     "Workflow",
     "run_step",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name != "run_step":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from mojang_chat.runs.steps import run_step
+
+    return run_step

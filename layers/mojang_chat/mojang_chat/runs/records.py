@@ -18,9 +18,9 @@ from __future__ import annotations
 import secrets
 import string
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from mojang_chat.chat.loop import IncompleteReason
 from mojang_chat.chat.types import Usage
@@ -99,6 +99,29 @@ class RunRecord(BaseModel):
     # For optimistic locking: every write is conditional on the version it read.
     version: int = 0
     ttl: int
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_wire_shaped_item(cls, data: Any) -> Any:
+        """Read a run stored before records and wire objects were apart (kept until such
+        items' TTL has passed): its calls were in ``required_action``, its precise incomplete
+        reason in the metadata."""
+        if not isinstance(data, dict) or "required_action" not in data:
+            return data
+        data = dict(data)
+        action = data.pop("required_action") or {}
+        data.setdefault("tool_calls", (action.get("submit_tool_outputs") or {}).get("tool_calls"))
+        if data["tool_calls"] is None:
+            data["tool_calls"] = []
+        details = data.pop("incomplete_details", None)
+        if details and data.get("incomplete_reason") is None:
+            kept = (data.get("metadata") or {}).get("incomplete_reason")
+            if kept not in get_args(IncompleteReason):
+                # The schema's two reasons; ours were mapped onto them as prompt or completion.
+                prompt = details.get("reason") == "max_prompt_tokens"
+                kept = "max_total_tokens" if prompt else "max_completion_tokens"
+            data["incomplete_reason"] = kept
+        return data
 
     def started(self, now: int) -> RunRecord | None:
         """The model step begins (from ``queued``, or after the tools ran)."""
@@ -183,6 +206,20 @@ class MessageRecord(BaseModel):
     assistant_id: str | None = None
     run_id: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_wire_shaped_item(cls, data: Any) -> Any:
+        """Read a message stored as OpenAI's Message object (before records and wire objects
+        were apart; kept until such items' TTL has passed): its text was in content parts."""
+        if not isinstance(data, dict) or "text" in data or "content" not in data:
+            return data
+        data = dict(data)
+        parts = data.pop("content") or []
+        data["text"] = "\n".join(
+            str(part["text"]["value"]) for part in parts if part.get("type") == "text"
+        )
+        return data
 
 
 class ThreadRecord(BaseModel):

@@ -46,7 +46,7 @@ from mojang_chat.runs.records import (
 )
 from mojang_chat.runs.store import RunStore, transition
 
-# Errors whose messages are written for callers (see ``model.ModelError``); any other error's
+# Errors whose messages are written for callers (see ``chat.model.ModelError``); any other error's
 # message may carry internals, so the run shows only its name (the name Lambda reports, and the
 # workflow's Catch passes on, is the class's).
 _READABLE_ERRORS = frozenset(
@@ -178,7 +178,7 @@ def model_step(
         raise RunNotFound("thread", run.thread_id)
     conversation = list(thread.conversation)
     # The calls the model made last turn, from the saved conversation itself rather than from
-    # the run's required_action: a retried step finds the run in_progress already, and its
+    # the run's tool_calls: a retried step finds the run in_progress already, and its
     # outputs stay in the thread until the next turn is saved.
     pending = _unanswered_calls(conversation)
     if pending:

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from mojang_chat.http.errors import INVALID_JSON
 from mojang_chat.local.standins.httpserver import StandInHandler, StandInServer
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
@@ -262,13 +263,7 @@ class ModelServer(StandInServer):
         it: a JSON object with a model and messages. None when it can be answered. Test
         controls override this to check the request against OpenAI's whole schema."""
         if not isinstance(body, dict):
-            return Violation(
-                "We could not parse the JSON body of your request. (HINT: This likely means "
-                "you aren't using your HTTP library correctly. The OpenAI API expects a JSON "
-                "payload, but what was sent was not valid JSON.)"
-                if raw
-                else "you must provide a model parameter"
-            )
+            return Violation(INVALID_JSON if raw else "you must provide a model parameter")
         if not isinstance(body.get("model"), str):
             return Violation("you must provide a model parameter", "model")
         messages = body.get("messages")
