@@ -269,6 +269,7 @@ def mojang_burst(up: Upstreams, config: Config) -> dict[str, Any]:
     many threads through the /chat logic of one process (its cache and single-flight)."""
     from mojang_chat import container
     from mojang_chat.core.deadline import Deadline
+    from mojang_chat.guard import UNKNOWN_CLIENT
     from mojang_chat.http.chat import ChatRequest, answer_question
 
     container.reset()
@@ -282,7 +283,7 @@ def mojang_burst(up: Upstreams, config: Config) -> dict[str, Any]:
     before = up.mojang_requests()
 
     def ask(text: str) -> None:
-        answer_question(ChatRequest(message=text), Deadline(25.0))
+        answer_question(ChatRequest(message=text), Deadline(25.0), client=UNKNOWN_CLIENT)
 
     with stdout_to_devnull(), ThreadPoolExecutor(config.burst_threads) as pool:
         list(pool.map(ask, questions))

@@ -30,7 +30,9 @@ from tests.sam import (
 )
 
 SECRET_NAME = "mojang-chat/openai-api-key"
-WITH_SECRET = {"OpenAIApiKeySecretName": SECRET_NAME}
+# AllowedOrigins has no default: every deployment names its sites.
+SITE = "https://chat.example.com"
+WITH_SECRET = {"OpenAIApiKeySecretName": SECRET_NAME, "AllowedOrigins": SITE}
 
 # The AWS managed policies SAM attaches for logs and X-Ray (Tracing: Active); nothing else.
 ALLOWED_MANAGED_POLICIES = {
@@ -214,10 +216,10 @@ def cors_of(deployed: dict[str, Any]) -> dict[str, Any] | None:
     return cors
 
 
-def test_cors_allows_only_localhost_by_default(with_secret: dict[str, Any]) -> None:
+def test_cors_allows_only_the_sites_named(with_secret: dict[str, Any]) -> None:
     cors = cors_of(with_secret)
     assert cors is not None
-    assert cors["allowOrigins"] == ["http://localhost:3000"]
+    assert cors["allowOrigins"] == [SITE]
     assert set(cors["allowMethods"]) == {"GET", "POST", "OPTIONS"}
     # Not x-api-key: the shared secret is for servers and never sent from a page.
     assert set(cors["allowHeaders"]) == {"content-type", "authorization"}
@@ -228,6 +230,14 @@ def test_cors_allows_only_localhost_by_default(with_secret: dict[str, Any]) -> N
     assert set(cors["allowHeaders"]) == set(CORS_ALLOW_HEADERS)
     assert set(cors["exposeHeaders"]) == set(CORS_EXPOSE_HEADERS)
     assert cors["maxAge"] == CORS_MAX_AGE
+
+
+def test_a_deployment_must_name_its_origins() -> None:
+    # Given no AllowedOrigins: there is no default (never localhost in a deployment)...
+    assert "Default" not in load_template()["Parameters"]["AllowedOrigins"]
+    # ...so the stack is not deployed without one
+    with pytest.raises(TemplateError, match="AllowedOrigins has no default"):
+        deployed_template({"OpenAIApiKeySecretName": SECRET_NAME})
 
 
 def test_cors_origins_come_from_the_parameter() -> None:
@@ -276,8 +286,8 @@ def test_throttling_defaults_are_set() -> None:
     "parameters",
     [
         WITH_SECRET,
-        {"OpenAIApiKeyParameterName": "/mojang-chat/openai-api-key"},
-        {"OpenAIApiKeyParameterName": "openai-api-key"},
+        {"OpenAIApiKeyParameterName": "/mojang-chat/openai-api-key", "AllowedOrigins": SITE},
+        {"OpenAIApiKeyParameterName": "openai-api-key", "AllowedOrigins": SITE},
     ],
     ids=["secret", "ssm-path", "ssm-name"],
 )
@@ -316,7 +326,10 @@ def test_the_secret_is_the_only_thing_the_function_may_read(with_secret: dict[st
         "Effect": "Allow",
         "Resource": secret_arn,
     }
-    assert role_statements(with_secret, "ChatFunction") == [secret]
+    assert secret in role_statements(with_secret, "ChatFunction")
+    assert "secretsmanager:GetSecretValue" not in json.dumps(
+        [s for s in role_statements(with_secret, "ChatFunction") if s != secret]
+    )
     # The workflow's model step reads it too; the runs endpoints never call the model
     assert secret in role_statements(with_secret, "RunStepsFunction")
     assert "secretsmanager" not in json.dumps(role_statements(with_secret, "RunsFunction"))
@@ -354,11 +367,74 @@ def test_the_runs_functions_reach_only_the_table_and_the_workflow(
     }
 
 
-def test_the_runs_table_is_on_demand_with_a_ttl(with_secret: dict[str, Any]) -> None:
-    table = only_resource_of_type(with_secret, "AWS::DynamoDB::Table")["Properties"]
-    assert table["BillingMode"] == "PAY_PER_REQUEST"
-    assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
-    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+@pytest.mark.parametrize("table", ["RunsTable", "UsageTable"])
+def test_the_tables_are_on_demand_with_a_ttl(with_secret: dict[str, Any], table: str) -> None:
+    assert set(resources_of_type(with_secret, "AWS::DynamoDB::Table")) == {
+        "RunsTable",
+        "UsageTable",
+    }
+    properties = with_secret["Resources"][table]["Properties"]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert properties["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert properties["SSESpecification"] == {"SSEEnabled": True}
+
+
+# --- The cost guard -------------------------------------------------------------------------
+
+GUARD_PARAMETERS = {
+    "ClientRequestsPerMinute": "CLIENT_REQUESTS_PER_MINUTE",
+    "ClientTokensPerDay": "CLIENT_TOKENS_PER_DAY",
+    "TokensPerDay": "TOKENS_PER_DAY",
+}
+
+
+def test_the_cost_guard_is_on_by_default_in_every_function(with_secret: dict[str, Any]) -> None:
+    # Given the template's defaults
+    parameters = load_template()["Parameters"]
+    for environment in function_environments(with_secret).values():
+        # Then every function counts in the usage table, with the defaults as its budgets...
+        assert environment["USAGE_TABLE_NAME"] == "<UsageTable>"
+        settings = Settings.from_env(environment)
+        assert settings.usage_table_name == "<UsageTable>"
+        for parameter, variable in GUARD_PARAMETERS.items():
+            assert environment[variable] == str(parameters[parameter]["Default"])
+        # ...none of them off, and the same as the settings' own defaults (unit tests and the
+        # command line run with the budgets a deployment gets)
+        defaults = Settings()
+        assert settings.client_requests_per_minute == defaults.client_requests_per_minute > 0
+        assert settings.client_tokens_per_day == defaults.client_tokens_per_day > 0
+        assert settings.tokens_per_day == defaults.tokens_per_day > 0
+
+
+def test_the_cost_guard_budgets_come_from_the_parameters() -> None:
+    overrides = {"ClientRequestsPerMinute": "3", "ClientTokensPerDay": "0", "TokensPerDay": "5"}
+    deployed = deployed_template({**WITH_SECRET, **overrides})
+    for environment in function_environments(deployed).values():
+        settings = Settings.from_env(environment)
+        assert settings.client_requests_per_minute == 3
+        assert settings.client_tokens_per_day == 0  # off
+        assert settings.tokens_per_day == 5
+
+
+@pytest.mark.parametrize(
+    ("function", "parameter", "default"),
+    [
+        ("ChatFunction", "ChatReservedConcurrency", 10),
+        ("RunsFunction", "RunsReservedConcurrency", 5),
+        ("RunStepsFunction", "RunStepsReservedConcurrency", 10),
+    ],
+)
+def test_each_function_has_its_reserved_concurrency(
+    with_secret: dict[str, Any], function: str, parameter: str, default: int
+) -> None:
+    properties = with_secret["Resources"][function]["Properties"]
+    assert properties["ReservedConcurrentExecutions"] == str(default)
+    deployed = deployed_template({**WITH_SECRET, parameter: "3"})
+    assert deployed["Resources"][function]["Properties"]["ReservedConcurrentExecutions"] == "3"
+    # 0: unreserved (the property is left out, as CloudFormation's "no reservation")
+    deployed = deployed_template({**WITH_SECRET, parameter: "0"})
+    assert "ReservedConcurrentExecutions" not in deployed["Resources"][function]["Properties"]
 
 
 def test_the_runs_functions_know_their_table_and_workflow(with_secret: dict[str, Any]) -> None:
@@ -382,19 +458,19 @@ def test_the_runs_functions_know_their_table_and_workflow(with_secret: dict[str,
     ],
 )
 def test_the_parameter_is_the_only_thing_the_function_may_read(name: str, arn_suffix: str) -> None:
-    deployed = deployed_template({"OpenAIApiKeyParameterName": name})
-    assert role_statements(deployed, "ChatFunction") == [
-        {
-            "Action": "ssm:GetParameter",
-            "Effect": "Allow",
-            "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:{arn_suffix}",
-        }
-    ]
+    deployed = deployed_template({"OpenAIApiKeyParameterName": name, "AllowedOrigins": SITE})
+    assert grants(deployed, "ChatFunction") == {
+        "ssm:GetParameter": {f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:{arn_suffix}"},
+        "dynamodb:UpdateItem": {"<UsageTable.Arn>"},
+    }
 
 
 @pytest.mark.parametrize(
     "parameters",
-    [{}, {**WITH_SECRET, "OpenAIApiKeyParameterName": "/mojang-chat/openai-api-key"}],
+    [
+        {"AllowedOrigins": SITE},
+        {**WITH_SECRET, "OpenAIApiKeyParameterName": "/mojang-chat/openai-api-key"},
+    ],
     ids=["neither", "both"],
 )
 def test_exactly_one_api_key_source_is_required(parameters: dict[str, str]) -> None:
@@ -440,6 +516,7 @@ def test_environment_parses_as_settings_with_the_parameter() -> None:
     deployed = deployed_template(
         {
             "OpenAIApiKeyParameterName": "/mojang-chat/openai-api-key",
+            "AllowedOrigins": SITE,
             "OpenAIBaseUrl": "https://models.example.com/v1",
             "OpenAIModel": "llama-3.3-70b",
             "MaxToolRounds": "3",
@@ -544,12 +621,17 @@ def test_each_role_grants_exactly_the_actions_its_code_uses() -> None:
     key = {f"{secret}{SECRET_NAME}-??????"}
     shared = {f"{secret}{SHARED_SECRET_NAME}-??????"}
     table = {"<RunsTable.Arn>"}
+    usage = {"<UsageTable.Arn>"}
     machine = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:<RunStateMachine.Name>"
     executions = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:<RunStateMachine.Name>:*"
     steps = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:<RunStepsFunction>"
 
-    # Then /chat reads the key (its model calls) and the shared secret (its callers)...
-    assert grants(deployed, "ChatFunction") == {"secretsmanager:GetSecretValue": key | shared}
+    # Then /chat reads the key (its model calls) and the shared secret (its callers), and
+    # checks and counts in the cost guard's counters (Counters.add: one UpdateItem)...
+    assert grants(deployed, "ChatFunction") == {
+        "secretsmanager:GetSecretValue": key | shared,
+        "dynamodb:UpdateItem": usage,
+    }
     # ...the runs API reads and writes records (RunStore: get_item, put_item,
     # transact_write_items of Puts) and starts, stops and describes its executions...
     assert grants(deployed, "RunsFunction") == {
@@ -559,12 +641,13 @@ def test_each_role_grants_exactly_the_actions_its_code_uses() -> None:
         "states:StopExecution": {executions},
         "states:DescribeExecution": {executions},
         "secretsmanager:GetSecretValue": shared,
+        "dynamodb:UpdateItem": usage,  # admitting a run (the cost guard)
     }
     # ...the workflow's steps read the key and the records, and add tool outputs (UpdateItem)...
     assert grants(deployed, "RunStepsFunction") == {
         "dynamodb:GetItem": table,
         "dynamodb:PutItem": table,
-        "dynamodb:UpdateItem": table,
+        "dynamodb:UpdateItem": table | usage,
         "secretsmanager:GetSecretValue": key,
     }
     # ...and the workflow invokes its steps function, nothing else (SAM's policy template

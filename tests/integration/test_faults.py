@@ -252,6 +252,15 @@ FAULTS = [
         "`failed`, `server_error`; the lookup reported timed out",
         uncached=True,
     ),
+    Row(
+        "the day's token budget (`TOKENS_PER_DAY`) runs out mid-question",
+        script(LOOKUP, ANSWER),
+        (503, "budget_exhausted"),
+        ("failed", "rate_limit_exceeded"),
+        "503 `budget_exhausted`, `Retry-After` until midnight UTC; the next model call is not made",
+        "`failed`, `rate_limit_exceeded` (the cost guard refused the next model step)",
+        settings={"TOKENS_PER_DAY": "1"},
+    ),
 ]
 
 
@@ -344,6 +353,9 @@ def test_chat_fault(
         assert "Traceback" not in raw
     if kind == "model_rate_limited":
         assert response["headers"]["Retry-After"] == "30"
+    if kind == "budget_exhausted":
+        assert 1 <= int(response["headers"]["Retry-After"]) <= 86400
+        assert len(upstreams.model.requests) == 1  # the call it refused was never made
     if row.model_hears:
         assert row.model_hears in tool_messages(upstreams.model)
     # The key was in use, and shows in no response and no log line

@@ -23,6 +23,7 @@ FUNCTIONS = ROOT / "functions"
 # What each part of the package may not import (by dotted prefix).
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "core": (
+        "mojang_chat.guard",
         "mojang_chat.mojang",
         "mojang_chat.chat",
         "mojang_chat.runs",
@@ -31,12 +32,26 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "mojang_chat.container",
     ),
     "mojang": (
+        "mojang_chat.guard",
         "mojang_chat.http",
         "mojang_chat.runs",
         "mojang_chat.local",
         "mojang_chat.container",
     ),
-    "chat": ("mojang_chat.http", "mojang_chat.runs", "mojang_chat.local", "mojang_chat.container"),
+    "chat": (
+        "mojang_chat.guard",
+        "mojang_chat.http",
+        "mojang_chat.runs",
+        "mojang_chat.local",
+        "mojang_chat.container",
+    ),
+    "guard": (
+        "mojang_chat.mojang",
+        "mojang_chat.http",
+        "mojang_chat.runs",
+        "mojang_chat.local",
+        "mojang_chat.container",
+    ),
 }
 # What the layer ships may never import: local mode and the functions' own code.
 LAYER_FORBIDDEN = ("mojang_chat.local", "functions")

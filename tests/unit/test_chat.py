@@ -74,7 +74,7 @@ def run(model: ScriptedModel, limits: Limits = LIMITS, **kwargs: Any) -> Any:
     with ThreadPoolExecutor(4) as executor:
         return converse(
             build_messages("who is bob?"),
-            model=model,  # type: ignore[arg-type]
+            model=model,
             tools=lookup_registry(),
             context=None,
             executor=executor,

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
     from openai import OpenAI
 
+    from mojang_chat.guard import Guard
     from mojang_chat.runs.store import RunStore
     from mojang_chat.runs.workflow import Workflow
 
@@ -112,6 +113,23 @@ def workflow() -> Workflow:
     settings = get_settings()
     machine = settings.required(settings.run_state_machine_arn, "RUN_STATE_MACHINE_ARN")
     return StepFunctionsWorkflow(stepfunctions(), machine)
+
+
+@per_container
+def guard() -> Guard:
+    """The cost guard, over the usage table when one is configured; otherwise over counters
+    in this process's memory (the command line, tests), which no other process shares."""
+    from mojang_chat.guard import Budgets, DynamoCounters, Guard, MemoryCounters
+
+    settings = get_settings()
+    budgets = Budgets(
+        client_requests_per_minute=settings.client_requests_per_minute,
+        client_tokens_per_day=settings.client_tokens_per_day,
+        tokens_per_day=settings.tokens_per_day,
+    )
+    if settings.usage_table_name:
+        return Guard(DynamoCounters(dynamodb(), settings.usage_table_name), budgets)
+    return Guard(MemoryCounters(), budgets)
 
 
 def preload() -> None:

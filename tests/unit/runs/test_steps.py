@@ -97,7 +97,7 @@ def step(
     return model_step(
         run.id,
         store=store,
-        model=model,  # type: ignore[arg-type]
+        model=model,
         tools=registry(),
         limits=dataclasses.replace(LIMITS, **limits),
         deadline=Deadline(30),
@@ -333,7 +333,7 @@ def test_a_step_for_an_unknown_run_is_not_found(store: MemoryRunStore, clock: Fa
         model_step(
             "run_" + "x" * 24,
             store=store,
-            model=ScriptedModel(),  # type: ignore[arg-type]
+            model=ScriptedModel(),
             tools=registry(),
             limits=LIMITS,
             deadline=Deadline(30),

@@ -13,6 +13,7 @@ from mojang_chat.chat.loop import (
     turn_outcome,
 )
 from mojang_chat.chat.model import (
+    ChatModel,
     Model,
     ModelError,
     ModelFailed,
@@ -25,6 +26,7 @@ from mojang_chat.chat.types import ToolCall, ToolResult, Usage
 
 __all__ = [
     "SYSTEM_PROMPT",
+    "ChatModel",
     "ChatOutcome",
     "IncompleteReason",
     "Limits",

@@ -11,7 +11,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mojang_chat.chat.model import Model, ModelTurn
+from mojang_chat.chat.model import ChatModel, ModelTurn
 from mojang_chat.chat.registry import ToolRegistry
 from mojang_chat.chat.types import ToolResult, Usage
 from mojang_chat.core.deadline import Deadline
@@ -75,7 +75,7 @@ def tool_messages(outputs: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
 def converse(
     messages: list[dict[str, Any]],
     *,
-    model: Model,
+    model: ChatModel,
     tools: ToolRegistry,
     context: object,
     executor: Executor,

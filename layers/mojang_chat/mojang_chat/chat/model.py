@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mojang_chat.chat.types import ToolCall, Usage
 from mojang_chat.core.deadline import Deadline, DeadlineExceeded
@@ -70,6 +70,19 @@ class ModelTurn:
                 for call in self.tool_calls
             ]
         return message
+
+
+class ChatModel(Protocol):
+    """What the tool loop calls: ``Model``, or a wrapper of it (the cost guard's)."""
+
+    def complete(
+        self,
+        messages: Sequence[dict[str, Any]],
+        tools: Sequence[dict[str, Any]],
+        deadline: Deadline,
+    ) -> ModelTurn:
+        """One completion of ``messages`` with ``tools``, within ``deadline``."""
+        ...
 
 
 class Model:

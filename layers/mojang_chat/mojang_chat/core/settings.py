@@ -95,6 +95,14 @@ class Settings(BaseModel):
     api_shared_secret: str | None = Field(None, alias="API_SHARED_SECRET", repr=False)
     api_shared_secret_secret: str | None = Field(None, alias="API_SHARED_SECRET_SECRET")
 
+    # The cost guard (mojang_chat/guard, docs/cost.md): per client (its address) and for the
+    # whole deployment; 0 switches one off. Its counters live in USAGE_TABLE_NAME, shared by
+    # every container; without it, in the memory of one process (the command line, tests).
+    client_requests_per_minute: int = Field(10, alias="CLIENT_REQUESTS_PER_MINUTE", ge=0)
+    client_tokens_per_day: int = Field(200_000, alias="CLIENT_TOKENS_PER_DAY", ge=0)
+    tokens_per_day: int = Field(2_000_000, alias="TOKENS_PER_DAY", ge=0)
+    usage_table_name: str | None = Field(None, alias="USAGE_TABLE_NAME", min_length=3)
+
     # Off by default: questions and tool payloads are users' data.
     log_message_contents: bool = Field(False, alias="LOG_MESSAGE_CONTENTS")
 

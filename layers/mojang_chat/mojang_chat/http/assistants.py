@@ -9,8 +9,9 @@
 Errors have OpenAI's shape, ``{"error": {"type", "message", "param", "code"}}``, and status:
 400 for a request OpenAI would refuse (invalid JSON or parameters, an unsupported option, a
 cancel of a finished run), 401 without the shared secret (when one is configured), 404 for an
-unknown assistant, thread, run or URL, 413 for a body over ``limits.MAX_BODY_BYTES``, 500 when
-the service is misconfigured or broken.
+unknown assistant, thread, run or URL, 413 for a body over ``limits.MAX_BODY_BYTES``, 429 when
+the caller's address is over its budget and 503 when the service's daily budget is spent
+(creating a run only: reads are never refused), 500 when the service is misconfigured or broken.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from mojang_chat import container
 from mojang_chat.chat.loop import SYSTEM_PROMPT, build_messages
 from mojang_chat.core.observability import logger
 from mojang_chat.core.settings import ConfigurationError, get_settings
+from mojang_chat.guard import BudgetExhausted, ClientLimited
 from mojang_chat.http.errors import (
     ApiError,
     OpenAIErrorResponse,
@@ -176,7 +178,11 @@ ERRORS = {
     401: "A shared secret is configured and neither X-Api-Key nor the bearer token matches.",
     404: "No such assistant, thread, run or URL.",
     413: BODY_TOO_LARGE_DOC,
+    429: "Creating a run: this address is over its runs per minute or its tokens per day "
+    "(code `rate_limit_exceeded`, with `Retry-After`).",
     500: "The service is misconfigured or failed.",
+    503: "Creating a run: the service's model budget for the day is spent (code "
+    "`budget_exhausted`, with `Retry-After`).",
 }
 
 
@@ -195,8 +201,9 @@ def runs_service() -> Runs:
     )
 
 
-def create_thread_and_run(request: CreateThreadAndRunRequest) -> RunObject:
-    """Validate what the schema cannot say, then create the thread and start its run."""
+def create_thread_and_run(request: CreateThreadAndRunRequest, client: str) -> RunObject:
+    """Validate what the schema cannot say, ask the cost guard to admit ``client``, then
+    create the thread and start its run."""
     if request.assistant_id != ASSISTANT_ID:
         raise ApiError(404, f"No assistant found with id '{request.assistant_id}'.")
     unsupported = request.unsupported(get_settings().openai_model)
@@ -216,11 +223,13 @@ def create_thread_and_run(request: CreateThreadAndRunRequest) -> RunObject:
             code="invalid_value",
         )
     conversation = build_messages(messages[-1].text, [(m.role, m.text) for m in messages[:-1]])
+    container.guard().admit(client)
     run = runs_service().create_thread_and_run(
         [(m.role, m.text, m.metadata or {}) for m in messages],
         conversation,
         thread_metadata=request.thread.metadata or {},
         run_metadata=request.metadata or {},
+        client=client,
     )
     return run_object(run)
 
@@ -273,7 +282,7 @@ def runs_api() -> JsonApi:
 
     @app.post("/v1/threads/runs", summary="Create a thread and run it", responses=responses)
     def create(request: CreateThreadAndRunRequest) -> RunObject:
-        return create_thread_and_run(request)
+        return create_thread_and_run(request, app.client)
 
     @app.get("/v1/threads/<thread_id>/runs/<run_id>", summary="Retrieve a run", responses=responses)
     def retrieve(thread_id: str, run_id: str) -> RunObject:
@@ -305,9 +314,13 @@ def runs_api() -> JsonApi:
         *,
         param: str | None = None,
         code: str | None = None,
+        kind: str | None = None,
+        retry_after: int | None = None,
     ) -> Response[str]:
-        body = openai_error_body(status, message, param=param, code=code)
+        body = openai_error_body(status, message, param=param, code=code, kind=kind)
         headers = {"X-Request-Id": app.request_id}
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
         return Response(status, "application/json", json.dumps(body), headers=headers)
 
     def invalid_request(error: RequestValidationError) -> Response[str]:
@@ -327,6 +340,19 @@ def runs_api() -> JsonApi:
         event = app.current_event
         return openai_error(404, f"Invalid URL ({event.http_method} {event.path})")
 
+    def rate_limited(error: ClientLimited) -> Response[str]:
+        # OpenAI's own 429: type names what ran out ("requests", "tokens").
+        return openai_error(
+            429,
+            str(error),
+            code="rate_limit_exceeded",
+            kind=error.unit,
+            retry_after=error.retry_after,
+        )
+
+    def budget_exhausted(error: BudgetExhausted) -> Response[str]:
+        return openai_error(503, str(error), code="budget_exhausted", retry_after=error.retry_after)
+
     def misconfigured(error: ConfigurationError) -> Response[str]:
         logger.error("configuration error", extra={"error": str(error)})
         return openai_error(500, str(error), code="configuration_error")
@@ -340,6 +366,8 @@ def runs_api() -> JsonApi:
     app.exception_handler(RunNotFound)(not_found)
     app.exception_handler(CannotCancel)(cannot_cancel)
     app.exception_handler(NotFoundError)(no_route)
+    app.exception_handler(ClientLimited)(rate_limited)
+    app.exception_handler(BudgetExhausted)(budget_exhausted)
     app.exception_handler(ConfigurationError)(misconfigured)
     app.exception_handler(Exception)(unexpected)
     return app

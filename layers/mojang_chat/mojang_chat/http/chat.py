@@ -22,6 +22,7 @@ from mojang_chat.core.deadline import Deadline, DeadlineExceeded
 from mojang_chat.core.observability import logger
 from mojang_chat.core.settings import ConfigurationError, ModelNotConfigured, get_settings
 from mojang_chat.core.statuses import TERMINAL_STATUSES, RunStatus
+from mojang_chat.guard import BudgetExhausted, ClientLimited, GuardRefused
 from mojang_chat.http.errors import (
     ChatErrorResponse,
     chat_error_body,
@@ -104,16 +105,20 @@ ERRORS = {
     401: "A shared secret is configured and the X-Api-Key header is missing or wrong.",
     413: BODY_TOO_LARGE_DOC,
     422: "The body is JSON but not a valid request (the message names the field).",
-    429: "Too many requests (API Gateway throttling).",
+    429: "Too many requests: API Gateway's throttling, or this address is over its questions "
+    "per minute or its tokens per day (`rate_limited`, with `Retry-After`).",
     500: "A setting is invalid (the message names it), or a bug (quote the request id).",
     502: "The model server answered with an error.",
-    503: "The model is unavailable, rate-limited, or not configured.",
+    503: "The model is unavailable, rate-limited, or not configured; or the service's model "
+    "budget for the day is spent (`budget_exhausted`, with `Retry-After`).",
     504: "No answer within the request's deadline.",
 }
 
 
 # Every failure of /chat, and what a caller sees (the most specific class first).
 ERROR_STATUSES: dict[type[Exception], tuple[int, str]] = {
+    ClientLimited: (429, "rate_limited"),
+    BudgetExhausted: (503, "budget_exhausted"),
     ModelRateLimited: (503, "model_rate_limited"),
     ModelUnavailable: (503, "model_unavailable"),
     ModelNotConfigured: (503, "model_not_configured"),
@@ -127,19 +132,23 @@ def answer_question(
     request: ChatRequest,
     deadline: Deadline,
     *,
+    client: str,
     on_status: Callable[[RunStatus], None] | None = None,
     on_tool_results: Callable[[Sequence[ToolResult]], None] | None = None,
 ) -> ChatOutcome:
-    """Run the tool loop for one ``/chat`` request with this container's clients (the
-    callbacks let a terminal print the transcript as it happens)."""
+    """Run the tool loop for one ``/chat`` request with this container's clients, if the
+    cost guard admits ``client`` (raises ``GuardRefused`` before any model call if not); the
+    callbacks let a terminal print the transcript as it happens."""
     settings = get_settings()
+    guard = container.guard()
+    guard.admit(client)
     if settings.log_message_contents:
         logger.info("question", extra={"question": request.message})
     messages = build_messages(request.message, [(t.role, t.content) for t in request.history])
     mojang = container.mojang()
     return converse(
         messages,
-        model=container.model(),
+        model=guard.metered(container.model(), client),
         tools=mojang_tools,
         context=ToolContext(mojang=mojang, deadline=deadline),
         executor=container.executor(),
@@ -176,7 +185,7 @@ def chat_api() -> JsonApi:
             cap=settings.request_deadline_seconds,
             margin=settings.deadline_margin_seconds,
         )
-        outcome = answer_question(request, deadline)
+        outcome = answer_question(request, deadline, client=app.client)
         return ChatResponse.from_outcome(outcome, app.request_id)
 
     @app.get("/widget.js", include_in_schema=False)
@@ -198,6 +207,8 @@ def chat_api() -> JsonApi:
         headers = {}
         if isinstance(error, ModelRateLimited) and error.retry_after is not None:
             headers["Retry-After"] = str(max(1, round(error.retry_after)))
+        if isinstance(error, GuardRefused):
+            headers["Retry-After"] = str(error.retry_after)
         if status == 500:
             logger.error("configuration error", extra={"error": str(error)})
         return app.error(status, error_type, str(error), headers)

@@ -69,10 +69,16 @@ def chat_error_body(status: int, error_type: str, message: str, request_id: str)
 
 
 def openai_error_body(
-    status: int, message: str, *, param: str | None = None, code: str | None = None
+    status: int,
+    message: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    kind: str | None = None,
 ) -> dict[str, Any]:
-    """OpenAI's error body: client errors are ``invalid_request_error``, ours ``server_error``."""
-    kind = "invalid_request_error" if status < 500 else "server_error"
+    """OpenAI's error body: client errors are ``invalid_request_error``, ours ``server_error``,
+    unless ``kind`` says otherwise (a rate limit's type is what ran out: ``requests``)."""
+    kind = kind or ("invalid_request_error" if status < 500 else "server_error")
     detail = OpenAIErrorDetail(type=kind, message=message, param=param, code=code)
     return OpenAIErrorResponse(error=detail).model_dump()
 

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mojang_chat.core.observability import logger
 from mojang_chat.core.settings import ConfigurationError, get_settings
+from mojang_chat.guard import client_key
 from mojang_chat.http.limits import BODY_TOO_LARGE, MAX_BODY_BYTES
 
 # The header server-to-server callers put the shared secret in (when one is configured).
@@ -98,6 +99,13 @@ class JsonApi(APIGatewayHttpResolver):
     def request_id(self) -> str:
         """API Gateway's id of the current request (also in the logs)."""
         return request_id(self.current_event.raw_event, getattr(self, "lambda_context", None))
+
+    @property
+    def client(self) -> str:
+        """Whom the cost guard counts the current request against: the address API Gateway
+        saw (``requestContext.http.sourceIp``), never a header, which a caller could write."""
+        context = self.current_event.raw_event.get("requestContext") or {}
+        return client_key((context.get("http") or {}).get("sourceIp"))
 
     def _unauthorized(self, event: Mapping[str, Any]) -> dict[str, Any] | None:
         """401 for a request to a protected path without the shared secret (when one is

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import threading
 import traceback
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
@@ -32,6 +33,8 @@ DefinitionFilter = Callable[[dict[str, Any]], dict[str, Any]]
 _TABLES = ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable")
 _STATE_MACHINES = ("AWS::Serverless::StateMachine",)
 _SIMPLE_TYPES = {"String": "S", "Number": "N", "Binary": "B"}
+# moto's DynamoDB writes: each one is atomic in DynamoDB (a transaction, all of its items).
+_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
 
 
 def needs_aws(app: Application) -> bool:
@@ -69,6 +72,7 @@ def local_aws(
         with (
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
             mock.patch.object(LambdaFunction, "_invoke_lambda", patched),
+            atomic_dynamodb_writes(),
         ):
             _create_tables(app, names, boto3.client("dynamodb", region_name=region))
             _create_functions(app, names, boto3.client("lambda", region_name=region), region)
@@ -81,6 +85,29 @@ def local_aws(
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+@contextlib.contextmanager
+def atomic_dynamodb_writes() -> Iterator[None]:
+    """moto's DynamoDB with each write atomic, as DynamoDB's are. moto checks a write's
+    condition and applies it without a lock: two threads could both pass a condition that only
+    one may (two requests taking the last one a client has this minute)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+
+    def locked(write: Callable[..., Any]) -> Callable[..., Any]:
+        def write_atomically(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return write(self, *args, **kwargs)
+
+        return write_atomically
+
+    with contextlib.ExitStack() as patches:
+        for name in _DYNAMODB_WRITES:
+            method = locked(getattr(DynamoDBBackend, name))
+            patches.enter_context(mock.patch.object(DynamoDBBackend, name, method))
+        yield
 
 
 class _Names:

@@ -29,6 +29,8 @@ from mojang_chat.local.server import LocalApi, LocalServer, PortInUse, default_t
 from mojang_chat.local.template import Application, TemplateError
 
 RUNS_PATH = "/v1/threads/runs"
+# The origin a local site that embeds the widget is served from (a dev server's usual port).
+LOCAL_ALLOWED_ORIGINS = "http://localhost:3000"
 LABELS = {"in_progress": "in progress", "requires_action": "requires action"}
 
 
@@ -78,11 +80,9 @@ def serve(
     app = Application.from_file(template)
     api = LocalApi(app)
     with local_aws(app, api.invoke_function):
-        # Deployed, API Gateway answers CORS from the template's AllowedOrigins; here the
-        # handlers do, from the same default unless the environment says otherwise.
-        allowed = (app.template.get("Parameters") or {}).get("AllowedOrigins", {}).get("Default")
-        if allowed and "CORS_ALLOWED_ORIGINS" not in os.environ:
-            os.environ["CORS_ALLOWED_ORIGINS"] = str(allowed)
+        # Deployed, API Gateway answers CORS from the template's AllowedOrigins (which has no
+        # default: a deployment names its sites); here the handlers do, for a local site.
+        os.environ.setdefault("CORS_ALLOWED_ORIGINS", LOCAL_ALLOWED_ORIGINS)
         container.reset()
         try:
             server = LocalServer(api, host, port)
@@ -149,6 +149,7 @@ def ask(question: str, out: TextIO | None = None) -> int:
     """Answer one question through the single request cycle (the code ``POST /chat`` runs)."""
     from mojang_chat.chat.model import ModelError
     from mojang_chat.core.deadline import Deadline, DeadlineExceeded
+    from mojang_chat.guard import UNKNOWN_CLIENT
     from mojang_chat.http.chat import ChatRequest, answer_question
 
     try:
@@ -162,6 +163,8 @@ def ask(question: str, out: TextIO | None = None) -> int:
         outcome = answer_question(
             request,
             deadline,
+            # One process, one person: the guard's counters are this process's (in memory).
+            client=UNKNOWN_CLIENT,
             on_status=transcript.status,
             on_tool_results=lambda batch: transcript.calls(
                 [(r.call.name, r.arguments, r.output) for r in batch]

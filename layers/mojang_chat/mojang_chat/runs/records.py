@@ -96,6 +96,9 @@ class RunRecord(BaseModel):
     incomplete_reason: IncompleteReason | None = None
     rounds: int = 0
     tokens: Usage = Field(default_factory=Usage)
+    # Whom the cost guard counts the run's tokens against (``guard.client_key``: an address);
+    # never shown to callers. None for a run created before the guard.
+    client: str | None = None
     # For optimistic locking: every write is conditional on the version it read.
     version: int = 0
     ttl: int

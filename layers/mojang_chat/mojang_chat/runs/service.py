@@ -98,9 +98,11 @@ class Runs:
         *,
         thread_metadata: dict[str, str],
         run_metadata: dict[str, str],
+        client: str | None = None,
     ) -> RunRecord:
         """A new thread holding ``messages`` (role, text, metadata) and a queued run on it,
-        whose workflow has been started. ``conversation`` is what the model is sent."""
+        whose workflow has been started. ``conversation`` is what the model is sent;
+        ``client`` is whom the cost guard counts the run's tokens against."""
         now = int(self._clock())
         thread_id, run_id = new_id("thread"), new_id("run")
         ttl = now + self._retention_seconds
@@ -134,6 +136,7 @@ class Runs:
             tools=self._tools,
             metadata=run_metadata,
             expires_at=now + self._expires_seconds,
+            client=client,
             ttl=ttl,
         )
         self.store.create(thread, run)

@@ -20,7 +20,7 @@ from mojang_chat import container
 from mojang_chat.chat.loop import Limits, final_answer, tool_messages, turn_outcome
 from mojang_chat.chat.model import (
     MIN_CALL_SECONDS,
-    Model,
+    ChatModel,
     ModelFailed,
     ModelRateLimited,
     ModelUnavailable,
@@ -31,6 +31,7 @@ from mojang_chat.core.deadline import Deadline, DeadlineExceeded, LambdaContextL
 from mojang_chat.core.observability import logger
 from mojang_chat.core.settings import ConfigurationError, ModelNotConfigured, get_settings
 from mojang_chat.core.statuses import RunStatus
+from mojang_chat.guard import UNKNOWN_CLIENT, BudgetExhausted, ClientLimited, Guard
 from mojang_chat.mojang.client import MojangClient
 from mojang_chat.mojang.tools import ToolContext, mojang_tools
 from mojang_chat.runs.errors import RunNotFound
@@ -58,7 +59,14 @@ _READABLE_ERRORS = frozenset(
         ModelNotConfigured,
         ConfigurationError,
         DeadlineExceeded,
+        ClientLimited,
+        BudgetExhausted,
     )
+)
+# What ends a run ``rate_limit_exceeded`` (OpenAI's code) rather than ``server_error``: a model
+# that kept throttling, or the cost guard refusing the next model call.
+_RATE_LIMIT_ERRORS = frozenset(
+    error.__name__ for error in (ModelRateLimited, ClientLimited, BudgetExhausted)
 )
 
 
@@ -115,6 +123,7 @@ def run_step(event: Mapping[str, Any], context: LambdaContextLike | None) -> dic
             tools=mojang_tools,
             limits=container.limits(),
             deadline=deadline,
+            guard=container.guard(),
         )
     if isinstance(step, ToolStep):
         return tool_step(
@@ -160,15 +169,17 @@ def model_step(
     run_id: str,
     *,
     store: RunStore,
-    model: Model,
+    model: ChatModel,
     tools: ToolRegistry,
     limits: Limits,
     deadline: Deadline,
+    guard: Guard | None = None,
     clock: Clock = time.time,
 ) -> dict[str, Any]:
     """One model call for the run: ``requires_action`` with the tool calls to run, or the
     run's end (``completed``, ``incomplete``, ``expired``, ``cancelled``). Raises the model
-    adapter's errors, which the workflow catches into ``failed``."""
+    adapter's errors, and the ``guard``'s refusal of the call, which the workflow catches
+    into ``failed``; the call's tokens count against the run's client."""
     run = _load(store, run_id)
     ended = _ended(run, store, int(clock()))
     if ended is not None:
@@ -192,6 +203,8 @@ def model_step(
 
     assert run.expires_at is not None  # an open run always has one
     deadline = deadline.within(run.expires_at - clock())
+    if guard is not None:
+        model = guard.metered(model, run.client or UNKNOWN_CLIENT)
     try:
         turn = model.complete(conversation, tools.definitions, deadline)
     except DeadlineExceeded:
@@ -294,10 +307,9 @@ def fail_step(
     run_id: str, error: CaughtError, *, store: RunStore, clock: Clock = time.time
 ) -> dict[str, Any]:
     """End the run ``failed`` with ``last_error`` from the caught error: a model that kept
-    rate-limiting is ``rate_limit_exceeded``, anything else ``server_error``."""
-    code: ErrorCode = (
-        "rate_limit_exceeded" if error.Error == ModelRateLimited.__name__ else "server_error"
-    )
+    rate-limiting, or the cost guard, is ``rate_limit_exceeded``, anything else
+    ``server_error``."""
+    code: ErrorCode = "rate_limit_exceeded" if error.Error in _RATE_LIMIT_ERRORS else "server_error"
     last_error = LastError(code=code, message=_message(error))
     logger.warning("run failed", extra={"run_id": run_id, "error": error.Error})
     now = int(clock())
