@@ -9,8 +9,9 @@
 Errors have OpenAI's shape, ``{"error": {"type", "message", "param", "code"}}``, and status:
 400 for a request OpenAI would refuse (invalid JSON or parameters, an unsupported option, a
 cancel of a finished run), 401 without the shared secret (when one is configured), 404 for an
-unknown assistant, thread, run or URL, 413 for a body over ``limits.MAX_BODY_BYTES``, 500 when
-the service is misconfigured or broken.
+unknown assistant, thread, run or URL, 413 for a body over ``limits.MAX_BODY_BYTES``, 415 for a
+body not sent as JSON, 429 from API Gateway's throttling, 500 when the service is misconfigured
+or broken.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from mojang_chat.http.limits import (
     MAX_HISTORY_TURNS,
     MAX_MESSAGE_CHARS,
     MESSAGE_TOO_LONG,
+    NOT_SENT_AS_JSON_DOC,
     Metadata,
     Text,
 )
@@ -176,6 +178,8 @@ ERRORS = {
     401: "A shared secret is configured and neither X-Api-Key nor the bearer token matches.",
     404: "No such assistant, thread, run or URL.",
     413: BODY_TOO_LARGE_DOC,
+    415: NOT_SENT_AS_JSON_DOC,
+    429: "Too many requests (API Gateway throttling).",
     500: "The service is misconfigured or failed.",
 }
 
@@ -263,7 +267,6 @@ def runs_api() -> JsonApi:
         openai_refusal_body,
         title="mojang-chat runs",
         description="OpenAI Assistants-style runs: create, poll, cancel, read the answer.",
-        protected=("/v1/threads",),
         openapi_path="/v1/openapi.json",
     )
     responses: dict[int, Any] = {
