@@ -210,7 +210,9 @@ def test_client_profiles_decode_textures(fake: FakeMojangServer, client: MojangC
     assert (merrydith.skin.model, merrydith.cape_url) == ("slim", None)
     assert isinstance(jeb, PlayerProfile)
     assert jeb.skin.model == "classic"
-    assert jeb.cape_url == SAMPLE_PLAYERS["jeb_"].cape_url
+    cape = SAMPLE_PLAYERS["jeb_"].cape_url
+    assert cape is not None
+    assert jeb.cape_url == cape.replace("http://", "https://", 1)  # served over https
     assert isinstance(plain_profile, PlayerProfile)
     assert plain_profile.skin.is_default
     assert plain_profile.skin.default_name == default_skin(plain.id).name

@@ -156,6 +156,26 @@ def test_invalid_json_gets_400(runs_stack: RunsStack, app_env: Any) -> None:
     assert "could not parse the JSON body" in error["message"]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"assistant_id": "asst_default", "metadata": ' + "[" * 40 + "]" * 40 + "}",
+        '{"assistant_id": "asst_default", "temperature": ' + "9" * 5000 + "}",
+    ],
+    ids=["100k-deep", "40-deep", "5000-digits"],
+)
+def test_json_beyond_the_parsers_limits_gets_openais_400(
+    runs_stack: RunsStack, app_env: Any, body: str
+) -> None:
+    model, _ = app_env
+    error = assert_openai_error(*runs_stack.call("POST", CREATE, body), 400)
+    assert error["type"] == "invalid_request_error"
+    assert "could not parse the JSON body" in error["message"]
+    assert runs_stack.invocations == []
+    assert model.requests == []
+
+
 def test_an_unknown_assistant_gets_404(runs_stack: RunsStack, app_env: Any) -> None:
     body = create_body(assistant_id="asst_abc123")
     error = assert_openai_error(*runs_stack.call("POST", CREATE, body), 404)

@@ -26,6 +26,11 @@ from pydantic import (
 # rotated key is picked up without a redeploy and a warm container makes no extra calls.
 SECRET_MAX_AGE_SECONDS = 300
 
+# Why a shared secret (or the name of the secret holding it) is refused: blank, it would
+# leave the API open; padded, no caller could send it (HTTP trims header values).
+BLANK_SECRET = "blank or padded with whitespace, which no caller can send"  # noqa: S105
+_SHARED_SECRET_SETTINGS = frozenset({"API_SHARED_SECRET", "API_SHARED_SECRET_SECRET"})
+
 DEFAULT_MOJANG_API_URL = "https://api.mojang.com"
 DEFAULT_MOJANG_SESSION_URL = "https://sessionserver.mojang.com"
 DEFAULT_MINECRAFT_SERVICES_URL = "https://api.minecraftservices.com"
@@ -117,6 +122,13 @@ class Settings(BaseModel):
             return tuple(origin.strip() for origin in value.split(",") if origin.strip())
         return value
 
+    @field_validator("api_shared_secret", "api_shared_secret_secret")
+    @classmethod
+    def _no_blank_secret(cls, value: str | None) -> str | None:
+        if value is not None and not _usable_secret(value):
+            raise ValueError(BLANK_SECRET)
+        return value
+
     @model_validator(mode="after")
     def _one_key_source(self) -> Settings:
         sources = [self.openai_api_key_secret, self.openai_api_key_parameter]
@@ -128,8 +140,14 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Read the settings from ``environ``; blank values count as unset."""
-        values = {key: value for key, value in environ.items() if value.strip()}
+        """Read the settings from ``environ``; blank values count as unset, but for the
+        shared secret's, where only an empty value does (whitespace is refused: a secret
+        that looks set must never leave the API open)."""
+        values = {
+            key: value
+            for key, value in environ.items()
+            if value.strip() or (value and key in _SHARED_SECRET_SETTINGS)
+        }
         try:
             return cls.model_validate(values)
         except ValidationError as error:
@@ -155,7 +173,12 @@ class Settings(BaseModel):
         """The secret callers must send, or None when the API is open (from the environment,
         or cached from Secrets Manager so that a rotated secret is picked up)."""
         if self.api_shared_secret_secret:
-            return _stored("API_SHARED_SECRET_SECRET", self.api_shared_secret_secret)
+            stored = _stored("API_SHARED_SECRET_SECRET", self.api_shared_secret_secret)
+            if not _usable_secret(stored):
+                raise ConfigurationError(
+                    f"API_SHARED_SECRET_SECRET: the stored value is {BLANK_SECRET}"
+                )
+            return stored
         return self.api_shared_secret
 
     def api_key(self) -> str:
@@ -174,6 +197,11 @@ class Settings(BaseModel):
             "OPENAI_API_KEY_PARAMETER when deployed), and OPENAI_BASE_URL for a server other "
             "than OpenAI's"
         )
+
+
+def _usable_secret(value: str) -> bool:
+    """False for a shared secret that is ``BLANK_SECRET``."""
+    return bool(value) and value == value.strip()
 
 
 def _stored(setting: str, name: str) -> str:

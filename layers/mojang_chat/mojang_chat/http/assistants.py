@@ -9,9 +9,10 @@
 Errors have OpenAI's shape, ``{"error": {"type", "message", "param", "code"}}``, and status:
 400 for a request OpenAI would refuse (invalid JSON or parameters, an unsupported option, a
 cancel of a finished run), 401 without the shared secret (when one is configured), 404 for an
-unknown assistant, thread, run or URL, 413 for a body over ``limits.MAX_BODY_BYTES``, 429 when
-the caller's address is over its budget and 503 when the service's daily budget is spent
-(creating a run only: reads are never refused), 500 when the service is misconfigured or broken.
+unknown assistant, thread, run or URL, 413 for a body over ``limits.MAX_BODY_BYTES``, 415 for a
+body not sent as JSON, 429 from API Gateway's throttling or when the caller's address is over its
+budget, 503 when the service's daily budget is spent (creating a run only: reads are never
+refused), 500 when the service is misconfigured or broken.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from mojang_chat.http.limits import (
     MAX_HISTORY_TURNS,
     MAX_MESSAGE_CHARS,
     MESSAGE_TOO_LONG,
+    NOT_SENT_AS_JSON_DOC,
     Metadata,
     Text,
 )
@@ -178,8 +180,9 @@ ERRORS = {
     401: "A shared secret is configured and neither X-Api-Key nor the bearer token matches.",
     404: "No such assistant, thread, run or URL.",
     413: BODY_TOO_LARGE_DOC,
-    429: "Creating a run: this address is over its runs per minute or its tokens per day "
-    "(code `rate_limit_exceeded`, with `Retry-After`).",
+    415: NOT_SENT_AS_JSON_DOC,
+    429: "Too many requests: API Gateway's throttling, or, creating a run, this address is over "
+    "its runs per minute or its tokens per day (code `rate_limit_exceeded`, with `Retry-After`).",
     500: "The service is misconfigured or failed.",
     503: "Creating a run: the service's model budget for the day is spent (code "
     "`budget_exhausted`, with `Retry-After`).",
@@ -272,7 +275,6 @@ def runs_api() -> JsonApi:
         openai_refusal_body,
         title="mojang-chat runs",
         description="OpenAI Assistants-style runs: create, poll, cancel, read the answer.",
-        protected=("/v1/threads",),
         openapi_path="/v1/openapi.json",
     )
     responses: dict[int, Any] = {

@@ -29,8 +29,15 @@ from mojang_chat.http.errors import (
     chat_problems,
     documented,
 )
-from mojang_chat.http.limits import BODY_TOO_LARGE_DOC, MAX_HISTORY_TURNS, MAX_MESSAGE_CHARS, Text
-from mojang_chat.http.resolver import JsonApi
+from mojang_chat.http.limits import (
+    BODY_NOT_JSON_DOC,
+    BODY_TOO_LARGE_DOC,
+    MAX_HISTORY_TURNS,
+    MAX_MESSAGE_CHARS,
+    NOT_SENT_AS_JSON_DOC,
+    Text,
+)
+from mojang_chat.http.resolver import BodyBeyondLimits, JsonApi
 from mojang_chat.mojang.tools import ToolContext, mojang_tools
 
 # Browsers and CDNs may reuse the widget for five minutes, then revalidate with its ETag: a
@@ -101,9 +108,10 @@ class ChatResponse(BaseModel):
 
 
 ERRORS = {
-    400: "The body is not JSON.",
+    400: BODY_NOT_JSON_DOC,
     401: "A shared secret is configured and the X-Api-Key header is missing or wrong.",
     413: BODY_TOO_LARGE_DOC,
+    415: NOT_SENT_AS_JSON_DOC,
     422: "The body is JSON but not a valid request (the message names the field).",
     429: "Too many requests: API Gateway's throttling, or this address is over its questions "
     "per minute or its tokens per day (`rate_limited`, with `Retry-After`).",
@@ -167,7 +175,7 @@ def chat_api() -> JsonApi:
         chat_error_body,
         title="mojang-chat",
         description="Ask about Minecraft players in plain English.",
-        protected=("/chat",),
+        open_paths=("/widget.js",),
     )
 
     @app.post(
@@ -199,7 +207,9 @@ def chat_api() -> JsonApi:
     def invalid_request(error: RequestValidationError) -> Response[str]:
         problems = error.errors()
         if any(p.get("type") == "json_invalid" for p in problems):
-            return app.error(400, "invalid_json", "the request body is not valid JSON")
+            beyond = error.__cause__  # Powertools raises from the parser's error
+            message = beyond.msg if isinstance(beyond, BodyBeyondLimits) else "not valid JSON"
+            return app.error(400, "invalid_json", f"the request body is {message}")
         return app.error(422, "invalid_request", chat_problems(problems))
 
     def known_error(error: Exception) -> Response[str]:

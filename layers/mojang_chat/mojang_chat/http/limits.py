@@ -15,6 +15,12 @@ MAX_MESSAGE_CHARS = 2000
 # The earlier turns a client may send back with a question.
 MAX_HISTORY_TURNS = 20
 
+# How deep a request body's JSON may nest (the deepest valid request nests 6 levels), and how
+# many characters one of its numbers may have: deeper bodies would exhaust the parser's
+# recursion, and Python refuses to convert integers of more than 4,300 digits.
+MAX_JSON_DEPTH = 32
+MAX_JSON_NUMBER_CHARS = 100
+
 # OpenAI's bounds on an object's metadata: keys, and the characters of a key and of a value.
 MAX_METADATA_KEYS = 16
 MAX_METADATA_KEY_CHARS = 64
@@ -22,6 +28,13 @@ MAX_METADATA_VALUE_CHARS = 512
 
 BODY_TOO_LARGE = f"the request body is larger than {MAX_BODY_BYTES} bytes"
 BODY_TOO_LARGE_DOC = f"The body is larger than {MAX_BODY_BYTES // 1024} KiB."
+JSON_TOO_DEEP = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+JSON_NUMBER_TOO_LONG = f"JSON with a number longer than {MAX_JSON_NUMBER_CHARS} characters"
+BODY_NOT_JSON_DOC = (
+    f"The body is not JSON, or its JSON nests deeper than {MAX_JSON_DEPTH} levels or has a "
+    f"number longer than {MAX_JSON_NUMBER_CHARS} characters."
+)
+NOT_SENT_AS_JSON_DOC = "The body was not sent with Content-Type: application/json."
 MESSAGE_TOO_LONG = f"a message's text is at most {MAX_MESSAGE_CHARS} characters"
 
 Text = Annotated[

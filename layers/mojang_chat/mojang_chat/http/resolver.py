@@ -7,17 +7,26 @@ import base64
 import binascii
 import hmac
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mojang_chat.core.observability import logger
 from mojang_chat.core.settings import ConfigurationError, get_settings
 from mojang_chat.guard import client_key
-from mojang_chat.http.limits import BODY_TOO_LARGE, MAX_BODY_BYTES
+from mojang_chat.http.limits import (
+    BODY_TOO_LARGE,
+    JSON_NUMBER_TOO_LONG,
+    JSON_TOO_DEEP,
+    MAX_BODY_BYTES,
+    MAX_JSON_DEPTH,
+    MAX_JSON_NUMBER_CHARS,
+)
 
 # The header server-to-server callers put the shared secret in (when one is configured).
 SHARED_SECRET_HEADER = "x-api-key"  # noqa: S105 (a header name, not a secret)
@@ -32,10 +41,60 @@ CORS_MAX_AGE = 600
 ErrorBody = Callable[[int, str, str, str], Mapping[str, Any]]
 
 
+# A JSON string (the body is valid JSON when these run), a number too long, anything but a
+# bracket, and the innermost (empty) brackets: see parse_json_body.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_LONG_NUMBER = re.compile(f"[-+0-9.eE]{{{MAX_JSON_NUMBER_CHARS + 1},}}")
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_INNERMOST_PAIRS = re.compile(r"\[\]|\{\}")
+
+
+class BodyBeyondLimits(json.JSONDecodeError):
+    """A request body whose JSON nests too deep or holds too long a number: Powertools answers
+    it as invalid JSON (400), and the error's ``msg`` says which limit it broke."""
+
+
+def parse_json_body(text: str) -> Any:
+    """A request body's JSON, within ``MAX_JSON_DEPTH`` and ``MAX_JSON_NUMBER_CHARS``, else
+    ``BodyBeyondLimits``: Powertools parses every body with this, so a body it cannot parse
+    is always a 400, never a RecursionError or Python's integer-digits ValueError (a 500)."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise BodyBeyondLimits(JSON_TOO_DEEP, text, 0) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # Python refuses to convert an integer of more than 4,300 digits
+        raise BodyBeyondLimits(JSON_NUMBER_TOO_LONG, text, 0) from None
+    # Valid JSON: with its strings emptied, what is left is brackets, numbers and literals.
+    # The checks run on that text with regular expressions (C speed): a walk of the parsed
+    # value, or a parse_int hook, cost ten times the parse on a body of small numbers.
+    structure = _JSON_STRING.sub('""', text)
+    if _LONG_NUMBER.search(structure):
+        raise BodyBeyondLimits(JSON_NUMBER_TOO_LONG, text, 0)
+    if _deeper_than(structure, MAX_JSON_DEPTH):
+        raise BodyBeyondLimits(JSON_TOO_DEEP, text, 0)
+    return value
+
+
+def _deeper_than(structure: str, levels: int) -> bool:
+    """Whether valid JSON, its strings emptied, nests deeper than ``levels``: each pass
+    removes the innermost (empty) brackets, so after ``levels`` passes none are left
+    unless some nest deeper."""
+    brackets = _NOT_A_BRACKET.sub("", structure)
+    for _ in range(levels):
+        if not brackets:
+            return False
+        brackets = _INNERMOST_PAIRS.sub("", brackets)
+    return bool(brackets)
+
+
 class JsonApi(APIGatewayHttpResolver):
     """The Powertools HTTP API resolver, with validation on, CORS for the configured origins,
-    bodies over ``MAX_BODY_BYTES`` refused with 413 before they are parsed, and, when a shared
-    secret is configured, requests to ``protected`` paths without it refused with 401."""
+    bodies over ``MAX_BODY_BYTES`` refused with 413 before they are parsed (and bodies beyond
+    the JSON limits with 400 as they are), and, when a shared secret is configured, every
+    request without it refused with 401, but for CORS preflights, the OpenAPI document, the
+    docs and the ``open_paths``."""
 
     def __init__(
         self,
@@ -43,7 +102,7 @@ class JsonApi(APIGatewayHttpResolver):
         *,
         title: str,
         description: str,
-        protected: tuple[str, ...] = (),
+        open_paths: tuple[str, ...] = (),
         openapi_path: str = "/openapi.json",
     ) -> None:
         try:
@@ -59,9 +118,11 @@ class JsonApi(APIGatewayHttpResolver):
                 expose_headers=list(CORS_EXPOSE_HEADERS),
                 max_age=CORS_MAX_AGE,
             )
-        super().__init__(cors=cors, enable_validation=True)
+        super().__init__(cors=cors, enable_validation=True, json_body_deserializer=parse_json_body)
         self.error_body = error_body
-        self.protected = protected
+        # Closed by default: a path is open only if it is exactly one of these, so a route
+        # added later, or a path crafted to route somewhere unexpected, needs the secret.
+        self.open_paths = frozenset((*open_paths, openapi_path, "/docs"))
         self.enable_swagger(path="/docs", title=title, description=description, version="1.0.0")
 
         @self.get(openapi_path, include_in_schema=False)
@@ -108,25 +169,24 @@ class JsonApi(APIGatewayHttpResolver):
         return client_key((context.get("http") or {}).get("sourceIp"))
 
     def _unauthorized(self, event: Mapping[str, Any]) -> dict[str, Any] | None:
-        """401 for a request to a protected path without the shared secret (when one is
-        configured); None to go on. Preflights, docs and the widget stay open."""
-        method = ((event.get("requestContext") or {}).get("http") or {}).get("method", "")
-        path = _routed_path(event)
-        if method == "OPTIONS" or not self.protected or not path.startswith(self.protected):
-            return None
+        """401 for a request without the shared secret (when one is configured) to any path
+        but an open one; 500 ``configuration_error`` when the secret is misconfigured or
+        cannot be read (closed, never open); None to go on."""
+        method, path = _route_of(event)
+        if method == "OPTIONS" or path in self.open_paths:
+            return None  # preflights (Powertools answers them, no route runs), docs, widget
         try:
-            settings = get_settings()
-        except ConfigurationError:
-            return None  # the route fails too, with the configuration error naming the setting
-        try:
-            expected = settings.shared_secret()
+            expected = get_settings().shared_secret()
+        except ConfigurationError as error:
+            # Closed: without valid settings (a blank secret among them) nobody can be told
+            # apart from a stranger. The message names the setting, never its value.
+            logger.error("configuration error", extra={"error": str(error)})
+            return self._refuse(event, 500, "configuration_error", str(error))
         except Exception:
-            # Fail closed: without the secret nobody can be told apart from a stranger. The
-            # details (which setting, which secret) are for the logs, not for strangers.
             logger.exception("could not read the API's shared secret")
             message = "the API's shared secret could not be read"
             return self._refuse(event, 500, "configuration_error", message)
-        if not expected:
+        if expected is None:
             return None
         headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
         given = [headers.get(SHARED_SECRET_HEADER, "")]
@@ -169,14 +229,16 @@ def _with_lowercase_content_type(event: Mapping[str, Any]) -> Mapping[str, Any]:
     return {**event, "headers": {**headers, "content-type": value.lower()}}
 
 
-def _routed_path(event: Mapping[str, Any]) -> str:
-    """The path the resolver routes on: the raw path without a named stage's prefix
-    (``/prod/chat`` on stage ``prod`` is ``/chat``), by the rule Powertools applies."""
-    path = str(event.get("rawPath") or "/")
-    stage = str((event.get("requestContext") or {}).get("stage") or "")
-    if stage and stage != "$default" and path.startswith(f"/{stage}"):
-        return path[len(stage) + 1 :] or "/"
-    return path
+def _route_of(event: Mapping[str, Any]) -> tuple[str, str]:
+    """The method and path the resolver routes ``event`` on, computed by Powertools' own code
+    (``APIGatewayProxyEventV2``, as ``APIGatewayHttpResolver`` builds it for routing), so the
+    secret's check and the router can never disagree: on a named stage Powertools cuts as
+    many characters as ``/<stage>`` has from the raw path, whatever they are."""
+    routed = APIGatewayProxyEventV2(dict(event))
+    try:
+        return routed.http_method.upper(), routed.path
+    except (AttributeError, KeyError, TypeError):
+        return "", ""  # an event Powertools cannot route: the check applies, then it fails
 
 
 def _text_body(event: Mapping[str, Any]) -> bool:

@@ -15,7 +15,12 @@ from mojang_chat.core.deadline import Deadline
 from mojang_chat.core.observability import count
 from mojang_chat.core.settings import Settings
 from mojang_chat.mojang.cache import TTLCache
-from mojang_chat.mojang.decoding import decode_player_id, decode_player_ids, decode_profile
+from mojang_chat.mojang.decoding import (
+    NOT_A_NAME,
+    decode_player_id,
+    decode_player_ids,
+    decode_profile,
+)
 from mojang_chat.mojang.errors import InvalidInputError, MojangError, UpstreamError
 from mojang_chat.mojang.identity import normalize_name, normalize_uuid, shown, uuid_version
 from mojang_chat.mojang.players import (
@@ -265,9 +270,13 @@ class MojangClient:
         if isinstance(answer, Rejected) or answer is None:
             # One name Mojang considers invalid fails the whole batch: ask one by one instead.
             return {name.lower(): self._single_for_bulk(name, deadline) for name in names}
-        # The answer is in no particular order and in canonical case; absent names do not exist.
-        by_name = {player.name.lower(): player for player in answer}
-        return {name.lower(): by_name.get(name.lower()) for name in names}
+        # The answer is in no particular order and in canonical case; absent names do not exist,
+        # unless an entry was dropped for an invalid name: any of them may be its name.
+        by_name = {player.name.lower(): player for player in answer if player.name is not None}
+        unmatched: PlayerId | MojangError | None = None
+        if any(player.name is None for player in answer):
+            unmatched = UpstreamError(f"an entry of its answer was dropped ({NOT_A_NAME})")
+        return {name.lower(): by_name.get(name.lower(), unmatched) for name in names}
 
     def _single_for_bulk(
         self, name: str, deadline: Deadline | None

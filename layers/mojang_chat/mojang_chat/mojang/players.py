@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from mojang_chat.mojang.identity import dashed_uuid
 
@@ -30,10 +30,18 @@ class _Identified(_Result):
         return dashed_uuid(self.id)
 
 
-class PlayerId(_Identified):
-    """A Mojang account: its UUID and canonical name."""
+class _Checked(_Identified):
+    """An account as Mojang described it, less what failed validation: ``dropped`` says what
+    was left out and why (shown only when something was), so the model can say so."""
 
-    name: str
+    dropped: tuple[str, ...] = Field((), exclude_if=lambda dropped: not dropped)
+
+
+class PlayerId(_Checked):
+    """A Mojang account: its UUID and canonical name (None when Mojang's was not a valid
+    username, see ``dropped``)."""
+
+    name: str | None
     legacy: bool = False
     demo: bool = False
 
@@ -47,10 +55,10 @@ class Skin(_Result):
     default_name: str | None = None
 
 
-class PlayerProfile(_Identified):
-    """A Mojang account with its decoded textures."""
+class PlayerProfile(_Checked):
+    """A Mojang account with its decoded textures (what failed validation in ``dropped``)."""
 
-    name: str
+    name: str | None
     skin: Skin
     cape_url: str | None = None
 
