@@ -16,7 +16,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mojang_chat.core.observability import logger
 from mojang_chat.core.settings import ConfigurationError, get_settings
-from mojang_chat.http.limits import BODY_TOO_LARGE, MAX_BODY_BYTES
+from mojang_chat.http.limits import (
+    BODY_TOO_LARGE,
+    MAX_BODY_BYTES,
+    MAX_RESPONSE_BYTES,
+    RESPONSE_TOO_LARGE,
+)
 
 # The header server-to-server callers put the shared secret in (when one is configured).
 SHARED_SECRET_HEADER = "x-api-key"  # noqa: S105 (a header name, not a secret)
@@ -85,7 +90,13 @@ class JsonApi(APIGatewayHttpResolver):
         refusal = self._unauthorized(event)
         if refusal is not None:
             return refusal
-        return super().resolve(event, context)
+        response = super().resolve(event, context)
+        if _response_bytes(response) > MAX_RESPONSE_BYTES:
+            # The routes bound what they send (the model's answer, tool outputs): this is the
+            # last line, for whatever adds up past them.
+            logger.error("response too large", extra={"status": response.get("statusCode")})
+            return self._refuse(event, 502, "response_too_large", RESPONSE_TOO_LARGE)
+        return response
 
     def error(
         self, status: int, error_type: str, message: str, headers: Mapping[str, str] | None = None
@@ -169,6 +180,16 @@ def _routed_path(event: Mapping[str, Any]) -> str:
     if stage and stage != "$default" and path.startswith(f"/{stage}"):
         return path[len(stage) + 1 :] or "/"
     return path
+
+
+def _response_bytes(response: Mapping[str, Any]) -> int:
+    """The size of ``response`` as Lambda sends it (JSON; escaped, so never smaller than its
+    UTF-8), counted only when it could be near the limit: a character of the body is at most
+    12 bytes as JSON (a surrogate pair), and the headers are small."""
+    body = response.get("body") or ""
+    if len(body) * 12 + 65536 <= MAX_RESPONSE_BYTES:
+        return len(body)
+    return len(json.dumps(response))
 
 
 def _text_body(event: Mapping[str, Any]) -> bool:
