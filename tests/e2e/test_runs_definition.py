@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from mojang_chat.chat.model import ModelRateLimited, ModelUnavailable
+from mojang_chat.core.settings import Settings
 from mojang_chat.core.statuses import RunStatus
-from mojang_chat.runs.workflow import WORKFLOW_TIMEOUT_SECONDS
+from mojang_chat.runs.workflow import STEP_GRACE_SECONDS, WORKFLOW_TIMEOUT_SECONDS
 from tests.helpers import ROOT
 from tests.sam import lint_template, load_definition, load_template, translate_template
 
@@ -177,14 +178,61 @@ def test_the_states_are_the_run_statuses() -> None:
     assert definition["StartAt"] == "Queued"
 
 
-def test_the_workflow_outlives_every_run() -> None:
-    # A run expires (RUN_EXPIRES_SECONDS, at most 780 s) and its last step ends before the
-    # workflow times out; the code's constant is the file's value.
+def task_worst_seconds(state: dict[str, Any], function_timeout: int) -> int:
+    """The longest a task state can take by its numbers: every attempt (the first and each
+    retry of every retrier) running to its timeout, and every retry waiting its longest
+    (full jitter waits at most the interval)."""
+    per_attempt = min(state["TimeoutSeconds"], function_timeout)
+    attempts, waits = 1, 0
+    for retry in state["Retry"]:
+        attempts += retry["MaxAttempts"]
+        waits += sum(
+            round(retry["IntervalSeconds"] * retry["BackoffRate"] ** n)
+            for n in range(retry["MaxAttempts"])
+        )
+    return int(attempts * per_attempt + waits)
+
+
+def run_tail_seconds() -> int:
+    """How long after ``expires_at`` a run can still be open, at worst: every step that starts
+    after it ends the run at once, so what is left is the step in flight (the model step is
+    the longest) and, when that fails, MarkFailed."""
+    definition = load_definition(DEFINITION_FILE)
+    function_timeout = load_template()["Resources"]["RunStepsFunction"]["Properties"]["Timeout"]
+    model = definition["States"]["InProgress"]
+    tool = definition["States"]["RequiresAction"]["ItemProcessor"]["States"]["RunTool"]
+    fail = definition["States"]["MarkFailed"]
+    assert task_worst_seconds(tool, function_timeout) <= task_worst_seconds(model, function_timeout)
+    return task_worst_seconds(model, function_timeout) + task_worst_seconds(fail, function_timeout)
+
+
+def test_a_run_reaches_a_terminal_status_within_its_stated_bound() -> None:
+    # Given the numbers of the ASL file and the template
+    tail = run_tail_seconds()
+    expires = load_template()["Parameters"]["RunExpiresSeconds"]
+    # Then the bound docs/runs.md states is the one they give
+    runs_doc = (ROOT / "docs" / "runs.md").read_text(encoding="utf-8")
+    assert f"`RUN_EXPIRES_SECONDS` + {tail} s" in runs_doc
+    assert f"{expires['Default'] + tail} s" in runs_doc
+    # And a read that late reconciles the record with its execution
+    assert tail <= STEP_GRACE_SECONDS
+    # And the workflow outlives the longest run, so it ends it itself (never a timeout)
     definition = load_definition(DEFINITION_FILE)
     assert definition["TimeoutSeconds"] == WORKFLOW_TIMEOUT_SECONDS
-    parameter = load_template()["Parameters"]["RunExpiresSeconds"]
-    steps = load_template()["Resources"]["RunStepsFunction"]["Properties"]
-    assert parameter["MaxValue"] + steps["Timeout"] <= WORKFLOW_TIMEOUT_SECONDS
+    assert expires["MaxValue"] + tail <= WORKFLOW_TIMEOUT_SECONDS
+    assert Settings.model_fields["run_expires_seconds"].metadata[-1].le == expires["MaxValue"]
+
+
+def test_a_step_answers_inside_its_lambda_and_task_timeouts() -> None:
+    # The step's work ends by its deadline (REQUEST_DEADLINE_SECONDS less the margin), so the
+    # function's own timeout, and the task's, never cut a step that behaves
+    settings = Settings()
+    function_timeout = load_template()["Resources"]["RunStepsFunction"]["Properties"]["Timeout"]
+    assert settings.request_deadline_seconds + 2 <= function_timeout
+    definition = load_definition(DEFINITION_FILE)
+    tool = definition["States"]["RequiresAction"]["ItemProcessor"]["States"]["RunTool"]
+    for state in (definition["States"]["InProgress"], tool):
+        assert state["TimeoutSeconds"] > function_timeout
 
 
 def transitions(scope: dict[str, Any]) -> Iterator[tuple[str, str, set[str]]]:

@@ -42,6 +42,7 @@ from mojang_chat.local.standins.model import (
     raw,
     server_error,
     tool_calls,
+    trickle,
 )
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "schema_validator",
     "server_error",
     "tool_calls",
+    "trickle",
 ]
 
 # The official OpenAPI schemas (transitive closures of openai/openai-openapi, each file names its

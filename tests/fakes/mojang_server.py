@@ -24,12 +24,14 @@ WAF_PAGE = (
 @dataclass(frozen=True)
 class Fault:
     """What to answer instead of the normal response. ``status`` None: after ``hang`` seconds,
-    answer normally (latency), else send ``status`` with ``body`` and ``headers``."""
+    answer normally (latency), else send ``status`` with ``body`` and ``headers``, one byte
+    every ``byte_interval`` seconds when that is set."""
 
     status: int | None = 500
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
     hang: float = 0.0
+    byte_interval: float = 0.0
 
     @classmethod
     def waf(cls) -> Fault:
@@ -54,6 +56,13 @@ class Fault:
     def hanging(cls, seconds: float) -> Fault:
         """Wait ``seconds`` before answering normally (a client with a shorter timeout gives up)."""
         return cls(None, hang=seconds)
+
+    @classmethod
+    def trickling(cls, byte_interval: float = 0.5) -> Fault:
+        """A valid answer (a player found) sent one byte every ``byte_interval`` seconds: each
+        read gets a byte in time, so no read timeout ever fires."""
+        body = json.dumps({"id": "069a79f444e94726a5befca90e38aaf5", "name": "Notch"}).encode()
+        return cls(200, body, {"Content-Type": "application/json"}, byte_interval=byte_interval)
 
     @classmethod
     def malformed_json(cls) -> Fault:
@@ -107,7 +116,7 @@ class FakeMojangServer(MojangServer):
         self.wait(fault.hang)
         if fault.status is None:
             return None
-        return fault.status, fault.body, fault.headers
+        return fault.status, fault.body, fault.headers, fault.byte_interval
 
     def _next_fault(self, path: str) -> Fault | None:
         with self._lock:

@@ -77,6 +77,7 @@ class Row:
     model_never_hears: str | None = None
     uncached: bool = False
     settings: dict[str, str] = field(default_factory=dict)
+    incomplete_reason: str = "max_tool_rounds"
 
 
 def script(*steps: fake_model.Step) -> Callable[[Upstreams], None]:
@@ -136,6 +137,44 @@ def hostile_textures() -> str:
     skin = {"url": "http://textures.minecraft.net@evil.example/texture/ab"}
     textures = {"SKIN": skin, "CAPE": {"url": "javascript:alert(document.cookie)"}}
     return base64.b64encode(json.dumps({"textures": textures}).encode()).decode()
+
+
+def completion_with_calls(*calls: dict[str, Any]) -> fake_model.Step:
+    """A completion whose tool calls are written as given, e.g. with arguments that are not
+    a string (which the stand-in's DSL never writes)."""
+    message = {"role": "assistant", "content": None, "tool_calls": list(calls)}
+    body = {
+        "id": "chatcmpl-raw",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    }
+    return fake_model.raw(200, json.dumps(body).encode(), "application/json")
+
+
+def huge_completion(chars: int = 20_000_000) -> fake_model.Step:
+    """A valid completion whose answer is ``chars`` characters long (20 MB)."""
+    body = {
+        "id": "chatcmpl-huge",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "gpt-4o-mini",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "a" * chars},
+                "finish_reason": "stop",
+            }
+        ],
+    }
+    return fake_model.raw(200, json.dumps(body).encode(), "application/json")
+
+
+FIFTY_CALLS = fake_model.tool_calls(
+    *[("get_offline_uuid", {"username": f"player{n}"}) for n in range(50)]
+)
 
 
 def mojang_row(name: str, fault: Fault, reason: str, note: str = "") -> Row:
@@ -264,6 +303,96 @@ FAULTS = [
         "200 `completed`: the omitted names are `not_found` (Mojang's meaning), the rest found",
         "`completed`; omitted names cached as not found for 2 min, as any not-found",
         model_hears='"not_found":["Notch"]',
+    ),
+    Row(
+        "model trickles its answer (a byte every 0.5 s)",
+        model_fails(fake_model.trickle(0.5)),
+        (504, "deadline_exceeded"),
+        ("failed", "server_error"),
+        "504 `deadline_exceeded` by the deadline (the whole call is bounded, not each read)",
+        "`failed`, `server_error` at the step's deadline (not retried)",
+    ),
+    Row(
+        "model answer of 20 MB",
+        model_fails(huge_completion()),
+        (502, "model_error"),
+        ("failed", "server_error"),
+        "502 `model_error`: read stops at 12 bytes per `MAX_ANSWER_CHARS` character, plus 64 KiB",
+        "`failed`, `server_error`",
+    ),
+    Row(
+        "model asks for 50 tool calls in one turn",
+        script(
+            FIFTY_CALLS, fake_model.answer("Eight of them are looked up; ask again for the rest.")
+        ),
+        (200, "completed"),
+        ("completed", None),
+        "200 `completed`: `MAX_TOOL_CALLS_PER_TURN` (8) run, the other 42 answered `not run`",
+        "`completed`; the workflow's Map runs 8",
+        model_hears="not run: at most 8 tool calls",
+        # The fake checks the 50 answers against OpenAI's schema: more than a 1.5 s step has
+        # on a loaded machine (/chat keeps its 4 s Lambda).
+        settings={"REQUEST_DEADLINE_SECONDS": "6"},
+    ),
+    Row(
+        "prompt estimated over `MAX_TOTAL_TOKENS`",
+        model_fails(fake_model.server_error()),
+        (200, "incomplete"),
+        ("incomplete", None),
+        "200 `incomplete`; the model is not called",
+        "`incomplete`, `metadata.incomplete_reason` `max_total_tokens`; the model is not called",
+        settings={"MAX_TOTAL_TOKENS": "100"},
+        incomplete_reason="max_total_tokens",
+    ),
+    Row(
+        "tool arguments not a string",
+        script(
+            completion_with_calls(
+                {
+                    "id": "call_obj",
+                    "type": "function",
+                    "function": {"name": "get_uuid_from_username", "arguments": {"username": "x"}},
+                }
+            ),
+            ANSWER,
+        ),
+        (200, "completed"),
+        ("completed", None),
+        "200 `completed`: the model is told the arguments must be a string of JSON",
+        "`completed`",
+        model_hears="must be a string of JSON",
+    ),
+    Row(
+        "tool arguments nested 1,000 deep",
+        script(
+            fake_model.tool_calls(
+                ("get_uuid_from_username", '{"username": ' + "[" * 1000 + "]" * 1000 + "}")
+            ),
+            ANSWER,
+        ),
+        (200, "completed"),
+        ("completed", None),
+        "200 `completed`: the model is told the arguments are nested too deeply",
+        "`completed`",
+        model_hears="nested more than 32 levels deep",
+    ),
+    Row(
+        "tool arguments with a 5,000-digit number",
+        script(
+            fake_model.tool_calls(("get_uuid_from_username", '{"username": ' + "9" * 5000 + "}")),
+            ANSWER,
+        ),
+        (200, "completed"),
+        ("completed", None),
+        "200 `completed`: the model is told a number is too long to read",
+        "`completed`",
+        model_hears="a number too long to read",
+    ),
+    mojang_row(
+        "Mojang trickles its answer (a byte every 0.5 s)",
+        Fault.trickling(0.5),
+        "timed out",
+        " (each try ends at `MOJANG_TIMEOUT_SECONDS`, however the bytes come)",
     ),
     Row(
         "every upstream hangs",
@@ -443,7 +572,7 @@ def test_run_fault(
     assert final["status"] == status, final
     assert (final["last_error"] or {}).get("code") == code, final["last_error"]
     if status == "incomplete":
-        assert final["metadata"]["incomplete_reason"] == "max_tool_rounds"
+        assert final["metadata"]["incomplete_reason"] == row.incomplete_reason
     execution = runs_stack.wait(run["id"], timeout=20)
     assert execution["status"] in ("SUCCEEDED", "FAILED")
     assert elapsed < 20

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,9 +20,15 @@ from mojang_chat.chat import (
     build_messages,
     converse,
 )
+from mojang_chat.chat.loop import estimate_prompt_tokens, not_run_message
 from mojang_chat.core import Deadline, RunStatus
 
-LIMITS = Limits(max_tool_rounds=3, max_total_tokens=10_000, tool_output_max_chars=1000)
+LIMITS = Limits(
+    max_tool_rounds=3,
+    max_total_tokens=10_000,
+    tool_output_max_chars=1000,
+    max_tool_calls_per_turn=8,
+)
 
 
 class ScriptedModel:
@@ -137,12 +144,86 @@ def test_the_round_cap_without_any_text_explains_itself() -> None:
     assert "more than 3 rounds" in outcome.answer
 
 
-def test_the_token_budget_stops_the_loop() -> None:
-    model = ScriptedModel(calls(("lookup", {"name": "x"})), calls(("lookup", {"name": "y"})))
-    limits = Limits(max_tool_rounds=5, max_total_tokens=20, tool_output_max_chars=1000)
-    outcome = run(model, limits)
+def budget(tokens: int) -> Limits:
+    return dataclasses.replace(LIMITS, max_tool_rounds=5, max_total_tokens=tokens)
+
+
+FIRST_PROMPT = estimate_prompt_tokens(build_messages("who is bob?"), lookup_registry().definitions)
+
+
+def test_the_token_budget_stops_the_loop_after_a_call() -> None:
+    # Given a first call that fits, and an answer that uses the whole budget
+    expensive = dataclasses.replace(calls(("lookup", {"name": "x"})), usage=Usage(900, 100, 1000))
+    model = ScriptedModel(expensive, calls(("lookup", {"name": "y"})))
+    # When the conversation runs
+    outcome = run(model, budget(FIRST_PROMPT + 500))
+    # Then it stops after that call, incomplete
     assert outcome.incomplete_reason == "max_total_tokens"
-    assert len(model.requests) == 2
+    assert len(model.requests) == 1
+
+
+def test_a_call_whose_prompt_would_exceed_the_budget_is_not_made() -> None:
+    # Given a budget smaller than the estimate of the first prompt
+    model = ScriptedModel(text("never sent"))
+    # When the conversation runs
+    outcome = run(model, budget(FIRST_PROMPT - 1))
+    # Then the model is not called, and the answer says why
+    assert model.requests == []
+    assert outcome.status is RunStatus.INCOMPLETE
+    assert outcome.incomplete_reason == "max_total_tokens"
+    assert outcome.answer == "I could not finish: the conversation reached its token budget."
+    assert outcome.model == "scripted"
+    assert outcome.statuses == ["queued", "in_progress", "incomplete"]
+
+
+def test_the_budget_counts_the_next_prompt_before_sending_it() -> None:
+    # Given a budget the first prompt fits in, with room for less than the tool round adds
+    model = ScriptedModel(calls(("lookup", {"name": "x"})), text("never sent"))
+    # When the conversation runs
+    outcome = run(model, budget(FIRST_PROMPT + 20))
+    # Then the second call, whose prompt holds the tool round, is not made
+    assert len(model.requests) == 1
+    assert outcome.incomplete_reason == "max_total_tokens"
+
+
+def test_the_prompt_estimate_is_a_quarter_of_its_json_characters() -> None:
+    messages = [{"role": "user", "content": "x" * 4000}]
+    chars = len(json.dumps(messages)) + len(json.dumps([]))
+    assert estimate_prompt_tokens(messages, []) == -(-chars // 4)
+    # Non-ASCII text counts by characters, not by escaped bytes
+    assert estimate_prompt_tokens([{"role": "user", "content": "é" * 4000}], []) == -(-chars // 4)
+
+
+def test_calls_beyond_the_per_turn_cap_are_answered_not_run() -> None:
+    # Given a model that asks for 50 lookups in one turn, and a cap of 8
+    many = calls(*[("lookup", {"name": f"p{n}"}) for n in range(50)])
+    model = ScriptedModel(many, text("done"))
+    # When the conversation runs
+    outcome = run(model, dataclasses.replace(LIMITS, max_tool_calls_per_turn=8))
+    # Then 8 calls ran and every one of the 50 was answered, in order
+    assert outcome.status is RunStatus.COMPLETED
+    tool_messages = [m for m in model.requests[1] if m["role"] == "tool"]
+    assert [m["tool_call_id"] for m in tool_messages] == [f"call_{n}" for n in range(50)]
+    ran = [m for m in tool_messages if '"id"' in m["content"]]
+    assert [m["tool_call_id"] for m in ran] == [f"call_{n}" for n in range(8)]
+    skipped = tool_messages[8:]
+    assert all(json.loads(m["content"]) == {"error": not_run_message(8)} for m in skipped)
+    assert len(skipped) == 42
+    assert "at most 8 tool calls" in not_run_message(8)
+    assert len(outcome.tool_results) == 50
+
+
+def test_a_call_with_arguments_that_are_not_a_string_is_answered_not_run() -> None:
+    # Given a call the model adapter found malformed, beside a good one
+    bad = ToolCall("c1", "lookup", '{"name": "x"}', problem="the arguments must be a string")
+    good = ToolCall("c2", "lookup", '{"name": "y"}')
+    model = ScriptedModel(ModelTurn(None, [bad, good], "tool_calls", "scripted"), text("ok"))
+    # When the conversation runs
+    run(model)
+    # Then the model reads the problem for the first, the output for the second
+    first, second = [m for m in model.requests[1] if m["role"] == "tool"]
+    assert json.loads(first["content"]) == {"error": "the arguments must be a string"}
+    assert json.loads(second["content"]) == {"name": "y", "id": "y"}
 
 
 def test_an_answer_cut_by_the_length_limit_is_incomplete() -> None:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+import urllib3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from requests.structures import CaseInsensitiveDict
@@ -91,7 +92,9 @@ class RecordingSession(requests.Session):
         response = requests.Response()
         bulk = str(method) == "POST"
         response.status_code = 200 if bulk else 204
-        response.raw = io.BytesIO(b"[]" if bulk else b"")
+        # As requests' adapter builds it: urllib3's response, its body not read yet.
+        body = io.BytesIO(b"[]" if bulk else b"")
+        response.raw = urllib3.HTTPResponse(body, preload_content=False)
         response.headers = CaseInsensitiveDict({"Content-Type": "application/json"})
         return response
 

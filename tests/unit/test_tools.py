@@ -80,6 +80,11 @@ def test_valid_call_runs_the_function_with_the_context() -> None:
         ('{"name": "toolongname"}', "name: String should have at most 5 characters"),
         ('{"name": "ann", "shout": true}', "shout: Extra inputs are not permitted"),
         ("{}", "name: Field required"),
+        # Pathological arguments: a tool error, never a crash of the request or the step
+        ('{"name": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested more than 32 levels deep"),
+        ('{"name": ' + "[" * 1000 + "]" * 1000 + "}", "nested more than 32 levels deep"),
+        ('{"name": ' + "[" * 40 + "]" * 40 + "}", "nested more than 32 levels deep"),
+        ('{"name": "ann", "times": ' + "9" * 5000 + "}", "a number too long to read"),
     ],
 )
 def test_bad_arguments_become_a_message_for_the_model(arguments: str, expected: str) -> None:

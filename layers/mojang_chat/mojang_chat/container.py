@@ -61,6 +61,7 @@ def model() -> Model:
         model=settings.openai_model,
         max_completion_tokens=settings.max_completion_tokens,
         max_retries=settings.model_max_retries,
+        max_answer_chars=settings.max_answer_chars,
     )
 
 
@@ -162,6 +163,7 @@ def limits() -> Limits:
         max_tool_rounds=settings.max_tool_rounds,
         max_total_tokens=settings.max_total_tokens,
         tool_output_max_chars=settings.tool_output_max_chars,
+        max_tool_calls_per_turn=settings.max_tool_calls_per_turn,
     )
 
 

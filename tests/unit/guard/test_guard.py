@@ -130,6 +130,8 @@ def test_zero_switches_each_budget_off(clock: FakeClock) -> None:
 class Recorder:
     """A model that records its calls and answers with ``tokens`` tokens."""
 
+    name = "recorder"
+
     def __init__(self, tokens: int) -> None:
         self.tokens = tokens
         self.calls = 0

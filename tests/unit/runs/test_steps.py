@@ -25,13 +25,20 @@ from tests.fakes.runs import MemoryRunStore, MemoryWorkflow
 from tests.helpers import FakeClock
 from tests.unit.runs.helpers import EXPIRES_SECONDS, NOW
 
-LIMITS = Limits(max_tool_rounds=2, max_total_tokens=10_000, tool_output_max_chars=1000)
+LIMITS = Limits(
+    max_tool_rounds=2,
+    max_total_tokens=10_000,
+    tool_output_max_chars=1000,
+    max_tool_calls_per_turn=8,
+)
 QUESTION = "what is bob's id?"
 
 
 class ScriptedModel:
     """Answers each call with the next scripted turn (or raises it); records what it was sent,
     and runs ``during`` inside the call, as another writer would act meanwhile."""
+
+    name = "gpt-test"
 
     def __init__(self, *turns: ModelTurn | Exception) -> None:
         self.turns = list(turns)
@@ -421,3 +428,59 @@ def test_the_fail_step_ends_a_cancelling_run_cancelled(
     outcome = fail_step(run.id, CaughtError(Error="ModelFailed"), store=store, clock=clock)
 
     assert outcome == {"status": "cancelled", "tool_calls": []}
+
+
+def test_the_map_gets_no_more_calls_than_the_per_turn_cap(
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock
+) -> None:
+    # Given a model that asks for 50 lookups in one turn, and a cap of 8
+    names = [f"p{n}" for n in range(50)]
+    model = ScriptedModel(asks_for(*names), answers("eight found"))
+
+    # When the model step runs
+    outcome = step(store, run, model, clock, max_tool_calls_per_turn=8)
+
+    # Then the workflow's Map gets the first 8, and the other 42 are answered already
+    assert [call["id"] for call in outcome["tool_calls"]] == [f"call_{n}" for n in names[:8]]
+    _, thread = stored(store, run)
+    assert set(thread.tool_outputs) == {f"call_{n}" for n in names[8:]}
+    assert all("not run: at most 8 tool calls" in v for v in thread.tool_outputs.values())
+    # And once the 8 have run, the model reads an answer to every one of the 50 calls
+    run_tools(store, run, outcome)
+    assert step(store, run, model, clock)["status"] == "completed"
+    answered = [m["tool_call_id"] for m in model.requests[1] if m["role"] == "tool"]
+    assert answered == [f"call_{n}" for n in names]
+
+
+def test_a_malformed_call_is_answered_in_the_step_not_mapped(
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock
+) -> None:
+    bad = ToolCall("call_bad", "lookup", '{"name": "x"}', problem="the arguments must be a string")
+    model = ScriptedModel(ModelTurn(None, [bad], "tool_calls", "gpt-test", Usage(10, 5, 15)))
+
+    outcome = step(store, run, model, clock)
+
+    assert outcome["tool_calls"] == []
+    _, thread = stored(store, run)
+    assert json.loads(thread.tool_outputs["call_bad"]) == {
+        "error": "the arguments must be a string"
+    }
+
+
+def test_a_call_whose_prompt_would_exceed_the_budget_is_not_made(
+    store: MemoryRunStore, run: RunRecord, clock: FakeClock
+) -> None:
+    # Given a budget smaller than the estimate of the run's first prompt
+    model = ScriptedModel(answers("never sent"))
+
+    # When the model step runs
+    outcome = step(store, run, model, clock, max_total_tokens=100)
+
+    # Then the model is not called and the run ends incomplete, saying why
+    assert model.requests == []
+    assert outcome["status"] == "incomplete"
+    record, thread = stored(store, run)
+    assert record.incomplete_reason == "max_total_tokens"
+    assert thread.messages[-1].text == (
+        "I could not finish: the conversation reached its token budget."
+    )

@@ -6,6 +6,8 @@ Functions workflow (``Model.complete`` and ``ToolRegistry.run`` are its two task
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -13,7 +15,7 @@ from typing import Any, Literal
 
 from mojang_chat.chat.model import ChatModel, ModelTurn
 from mojang_chat.chat.registry import ToolRegistry
-from mojang_chat.chat.types import ToolResult, Usage
+from mojang_chat.chat.types import ToolCall, ToolResult, Usage
 from mojang_chat.core.deadline import Deadline
 from mojang_chat.core.observability import logger
 from mojang_chat.core.statuses import RunStatus
@@ -28,6 +30,10 @@ SYSTEM_PROMPT = (
 
 IncompleteReason = Literal["max_tool_rounds", "max_total_tokens", "max_completion_tokens"]
 
+# OpenAI's rule of thumb for English: about four characters a token. The estimate of a prompt
+# is its messages and tool schemas as JSON, in characters, divided by this.
+CHARS_PER_TOKEN = 4
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -36,6 +42,7 @@ class Limits:
     max_tool_rounds: int
     max_total_tokens: int
     tool_output_max_chars: int
+    max_tool_calls_per_turn: int
 
 
 @dataclass
@@ -72,6 +79,55 @@ def tool_messages(outputs: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
     ]
 
 
+def estimate_prompt_tokens(
+    messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]]
+) -> int:
+    """About how many tokens a prompt of ``messages`` and ``tools`` costs, before it is sent:
+    its JSON in characters over ``CHARS_PER_TOKEN`` (a tokenizer would be a dependency; a
+    budget only needs the order of magnitude)."""
+    chars = len(json.dumps(list(messages), ensure_ascii=False)) + len(json.dumps(list(tools)))
+    return math.ceil(chars / CHARS_PER_TOKEN)
+
+
+def over_budget(
+    messages: Sequence[dict[str, Any]],
+    tools: Sequence[dict[str, Any]],
+    usage: Usage,
+    limits: Limits,
+) -> bool:
+    """True when a model call with this prompt would take the conversation past
+    ``max_total_tokens`` (``usage`` is what it used so far): the call is not made."""
+    return usage.total_tokens + estimate_prompt_tokens(messages, tools) > limits.max_total_tokens
+
+
+def not_run_message(limit: int) -> str:
+    """What the model reads for a call beyond the per-turn cap."""
+    return (
+        f"not run: at most {limit} tool calls are run per turn, and this one came after them. "
+        "Ask for it again in the next turn if it is still needed (bulk tools take many names "
+        "in one call)."
+    )
+
+
+def calls_to_run(
+    calls: Sequence[ToolCall], limits: Limits
+) -> tuple[list[ToolCall], dict[int, ToolResult]]:
+    """The calls of one model turn that run, and the answers (by position) to those that do
+    not: the calls beyond ``max_tool_calls_per_turn``, and those whose arguments were not a
+    JSON string. The protocol needs an answer for every call: each gets one the model reads."""
+    cap = limits.max_tool_calls_per_turn
+    runnable: list[ToolCall] = []
+    answered: dict[int, ToolResult] = {}
+    for index, call in enumerate(calls):
+        if index >= cap:
+            answered[index] = ToolResult(call, None, {"error": not_run_message(cap)})
+        elif call.problem is not None:
+            answered[index] = ToolResult(call, None, {"error": call.problem})
+        else:
+            runnable.append(call)
+    return runnable, answered
+
+
 def converse(
     messages: list[dict[str, Any]],
     *,
@@ -101,7 +157,7 @@ def converse(
         if on_status is not None:
             on_status(status)
 
-    def finish(turn: ModelTurn, reason: IncompleteReason | None) -> ChatOutcome:
+    def finish(turn: ModelTurn | None, reason: IncompleteReason | None) -> ChatOutcome:
         status = RunStatus.INCOMPLETE if reason else RunStatus.COMPLETED
         enter(status)
         if reason:
@@ -112,7 +168,7 @@ def converse(
             statuses=statuses,
             tool_results=results,
             usage=usage,
-            model=turn.model,
+            model=turn.model if turn else model.name,
             incomplete_reason=reason,
             messages=messages,
         )
@@ -121,6 +177,8 @@ def converse(
     rounds = 0
     while True:
         enter(RunStatus.IN_PROGRESS)
+        if over_budget(messages, tools.definitions, usage, limits):
+            return finish(None, "max_total_tokens")
         turn = model.complete(messages, tools.definitions, deadline)
         usage += turn.usage
         last_text = turn.content or last_text
@@ -129,7 +187,10 @@ def converse(
         if status is not RunStatus.REQUIRES_ACTION:
             return finish(turn, reason)
         enter(RunStatus.REQUIRES_ACTION)
-        batch = tools.run_all(turn.tool_calls, context, deadline, executor)
+        runnable, answered = calls_to_run(turn.tool_calls, limits)
+        ran = iter(tools.run_all(runnable, context, deadline, executor) if runnable else [])
+        # In the order the model asked: every call is answered.
+        batch = [answered.get(i) or next(ran) for i in range(len(turn.tool_calls))]
         results.extend(batch)
         max_chars = limits.tool_output_max_chars
         messages.extend(tool_messages((r.call.id, r.content(max_chars)) for r in batch))
@@ -159,11 +220,15 @@ def turn_outcome(
 
 
 def final_answer(
-    turn: ModelTurn, last_text: str | None, reason: IncompleteReason | None, limits: Limits
+    turn: ModelTurn | None,
+    last_text: str | None,
+    reason: IncompleteReason | None,
+    limits: Limits,
 ) -> str:
     """The answer a finished conversation gives: the last turn's text, else the last text the
-    model wrote on the way, else a sentence saying which limit stopped it."""
-    answer = turn.content if not turn.tool_calls else last_text
+    model wrote on the way, else a sentence saying which limit stopped it (``turn`` is None
+    when the budget stopped the conversation before a model call)."""
+    answer = turn.content if turn is not None and not turn.tool_calls else last_text
     return answer or _unfinished(reason, limits)
 
 

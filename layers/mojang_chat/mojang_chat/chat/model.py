@@ -7,23 +7,26 @@ is taken only if its back-off and a minimal call still fit in the time the reque
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mojang_chat.chat.types import ToolCall, Usage
-from mojang_chat.core.deadline import Deadline, DeadlineExceeded
+from mojang_chat.core.deadline import Deadline, DeadlineExceeded, call_by
 from mojang_chat.core.observability import count, logger, tracer
 
 if TYPE_CHECKING:
     from openai import OpenAI
-    from openai.types.chat import ChatCompletion
 
 # A call with less time than this left is not worth starting: it would only time out.
 MIN_CALL_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 8.0
+# A completion's JSON around the model's own text: ids, usage, roles, tool call ids and names.
+COMPLETION_ENVELOPE_BYTES = 64 * 1024
 
 
 class ModelError(Exception):
@@ -75,6 +78,9 @@ class ModelTurn:
 class ChatModel(Protocol):
     """What the tool loop calls: ``Model``, or a wrapper of it (the cost guard's)."""
 
+    # The configured model's name (what an answer reports when no call was made).
+    name: str
+
     def complete(
         self,
         messages: Sequence[dict[str, Any]],
@@ -95,13 +101,22 @@ class Model:
         model: str,
         max_completion_tokens: int,
         max_retries: int,
+        max_answer_chars: int,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
         self.name = model
         self._max_completion_tokens = max_completion_tokens
         self._max_retries = max_retries
+        self._max_answer_chars = max_answer_chars
         self._sleep = sleep
+
+    @property
+    def max_response_bytes(self) -> int:
+        """The most bytes read from the model server for one completion: an answer of
+        ``max_answer_chars`` characters, each as long as JSON can spell one (a ``\\uXXXX``
+        surrogate pair, 12 bytes), plus the completion's envelope."""
+        return self._max_answer_chars * 12 + COMPLETION_ENVELOPE_BYTES
 
     @tracer.capture_method(capture_response=False)
     def complete(
@@ -110,7 +125,8 @@ class Model:
         tools: Sequence[dict[str, Any]],
         deadline: Deadline,
     ) -> ModelTurn:
-        """One completion; transient failures are retried while the deadline allows."""
+        """One completion; transient failures are retried while the deadline allows. The
+        whole call, however slowly the server sends its bytes, ends by the deadline."""
         import openai
 
         attempt = 0
@@ -118,7 +134,13 @@ class Model:
             timeout = deadline.check("a model call")
             started = time.monotonic()
             try:
-                response = self._create(messages, tools, timeout)
+                call = partial(self._create, messages, tools, timeout, deadline)
+                data = call_by(deadline, "the model call", call)
+            except DeadlineExceeded:
+                count("ModelErrors")
+                raise DeadlineExceeded(
+                    "the model did not answer before the request's deadline"
+                ) from None
             except (
                 openai.RateLimitError,
                 openai.InternalServerError,
@@ -138,10 +160,14 @@ class Model:
             except openai.APIStatusError as e:
                 count("ModelErrors")
                 raise _translate(e, deadline) from e
-            except openai.OpenAIError as e:  # e.g. a body that is not JSON
+            except ModelFailed:
+                count("ModelErrors")
+                raise
+            except openai.OpenAIError as e:
                 count("ModelErrors")
                 raise ModelFailed("the model server sent a response that could not be read") from e
-            turn = _turn(response, self.name)
+            turn = _turn(data, self.name)
+            self._check_size(turn)
             count("ModelCalls")
             count("PromptTokens", turn.usage.prompt_tokens)
             count("CompletionTokens", turn.usage.completion_tokens)
@@ -159,17 +185,24 @@ class Model:
             return turn
 
     def _create(
-        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]], timeout: float
-    ) -> ChatCompletion:
+        self,
+        messages: Sequence[dict[str, Any]],
+        tools: Sequence[dict[str, Any]],
+        timeout: float,
+        deadline: Deadline,
+    ) -> Any:
         """``POST /chat/completions`` through the client's own request path (auth, timeout,
-        errors mapped to ``openai`` exceptions, the response parsed as ``ChatCompletion``).
+        errors mapped to ``openai`` exceptions), the body read by us: at most
+        ``max_response_bytes`` of it, and not past the deadline. The completion as JSON.
 
         Not ``chat.completions.create``: it first walks every message and tool schema through
         the SDK's TypedDict transform (alias renaming, for input written with Python names),
         about 2 ms of CPU per call for bodies that are already plain wire-format JSON, as ours
-        are; that was most of a warm request's own time.
+        are; that was most of a warm request's own time. And the SDK would read any body whole,
+        20 MB or a byte every second alike.
         """
-        from openai.types.chat import ChatCompletion
+        import httpx2
+        from openai._constants import RAW_RESPONSE_HEADER
 
         body: dict[str, Any] = {
             "model": self.name,
@@ -178,33 +211,84 @@ class Model:
         }
         if tools:
             body["tools"] = list(tools)
-        return self._client.post(
+        response = self._client.post(
             "/chat/completions",
             body=body,
-            cast_to=ChatCompletion,
-            options={"timeout": timeout, "security": {"bearer_auth": True}},
+            cast_to=httpx2.Response,
+            options={
+                "timeout": timeout,
+                "security": {"bearer_auth": True},
+                # The SDK's own switch (as in with_streaming_response): the body is not read.
+                "headers": {RAW_RESPONSE_HEADER: "stream"},
+            },
         )
+        try:
+            raw = _read_bounded(response, self.max_response_bytes, deadline)
+        finally:
+            response.close()
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError) as error:
+            # Not JSON, not UTF-8, a number of more than 4,300 digits, nesting past Python's
+            # recursion limit: none of them is a completion.
+            raise ModelFailed("the model server sent a response that could not be read") from error
+
+    def _check_size(self, turn: ModelTurn) -> None:
+        size = len(turn.content or "") + sum(len(call.arguments) for call in turn.tool_calls)
+        if size > self._max_answer_chars:
+            raise ModelFailed(
+                f"the model's answer was {size} characters long, over the limit of "
+                f"{self._max_answer_chars}"
+            )
 
 
-def _turn(response: Any, requested_model: str) -> ModelTurn:
-    """The turn a completion holds. The SDK builds responses without validating them, and
-    "OpenAI-compatible" servers vary: whatever does not have the expected shape is the model
-    server's error (502), never ours."""
+def _read_bounded(response: Any, max_bytes: int, deadline: Deadline) -> bytes:
+    """The body of ``response`` (an httpx response, not read yet), read as it arrives: each
+    read returns what the socket has, so a server sending a byte at a time is noticed at the
+    deadline, not when some buffer fills."""
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise ModelFailed(_too_large(max_bytes))
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise ModelFailed(_too_large(max_bytes))
+        if deadline.expired():
+            # The caller has answered already (call_by); this thread only stops reading.
+            raise DeadlineExceeded("the model's answer did not arrive before the deadline")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(max_bytes: int) -> str:
+    return f"the model server's answer was larger than {max_bytes} bytes"
+
+
+def _turn(data: Any, requested_model: str) -> ModelTurn:
+    """The turn a completion (parsed JSON) holds. "OpenAI-compatible" servers vary: whatever
+    does not have the expected shape is the model server's error (502), never ours."""
     try:
-        choice = response.choices[0]
-        message = choice.message
+        choice = data["choices"][0]
+        message = choice["message"]
         calls = [
-            ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments or "")
-            for call in message.tool_calls or ()
-            if getattr(call, "type", "function") == "function"
+            _tool_call(call)
+            for call in message.get("tool_calls") or ()
+            if call.get("type", "function") == "function"
         ]
-        usage = response.usage
+        usage = data.get("usage") or {}
+        # A refusal is the model's answer too (content is null then): the caller shows it.
+        content = message.get("content") or message.get("refusal")
+        model = data.get("model") or requested_model
+        finish_reason = choice.get("finish_reason") or "stop"
+        if not all(isinstance(v, str | None) for v in (content, model, finish_reason)):
+            raise TypeError("a text field is not a string")
         return ModelTurn(
-            # A refusal is the model's answer too (content is null then): the caller shows it.
-            content=message.content or getattr(message, "refusal", None),
+            content=content,
             tool_calls=calls,
-            finish_reason=choice.finish_reason or "stop",
-            model=response.model or requested_model,
+            finish_reason=str(finish_reason),
+            model=str(model),
             usage=Usage(
                 _tokens(usage, "prompt_tokens"),
                 _tokens(usage, "completion_tokens"),
@@ -215,10 +299,39 @@ def _turn(response: Any, requested_model: str) -> ModelTurn:
         raise ModelFailed("the model server sent a completion of an unexpected shape") from error
 
 
+def _tool_call(call: Any) -> ToolCall:
+    """One tool call of a completion. Arguments that are not a JSON string (an object, a
+    number) break the protocol: the call is kept, so that it can be answered, with its
+    arguments as JSON text and the problem for the model to read."""
+    function = call["function"]
+    call_id, name = call["id"], function["name"]
+    if not isinstance(call_id, str) or not isinstance(name, str):
+        raise TypeError("a tool call's id and name must be strings")
+    arguments = function.get("arguments")
+    if arguments is None or isinstance(arguments, str):
+        return ToolCall(id=call_id, name=name, arguments=arguments or "")
+    kind = type(arguments).__name__
+    return ToolCall(
+        id=call_id,
+        name=name,
+        arguments=json.dumps(arguments),
+        problem=f"the arguments must be a string of JSON, not a JSON {_JSON_KINDS.get(kind, kind)}",
+    )
+
+
+_JSON_KINDS = {
+    "dict": "object",
+    "list": "array",
+    "int": "number",
+    "float": "number",
+    "bool": "boolean",
+}
+
+
 def _tokens(usage: Any, field: str) -> int:
     # Some servers leave usage out, or send null counts.
-    value = getattr(usage, field, None)
-    return value if isinstance(value, int) else 0
+    value = usage.get(field) if isinstance(usage, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _retry_delay(error: Exception, attempt: int) -> float:

@@ -25,6 +25,9 @@ from mojang_chat.core.observability import count, logger
 
 # The Chat Completions API's rule for function names.
 _NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+# The deepest nesting of arguments a tool reads: far beyond any tool's schema, far below what
+# validating, storing or returning them in a trace could choke on.
+MAX_ARGUMENT_DEPTH = 32
 
 
 class ToolInputError(ValueError):
@@ -90,8 +93,15 @@ class Tool:
             raw = json.loads(call.arguments or "{}")
         except json.JSONDecodeError as error:
             return _failure(call, None, f"the arguments are not valid JSON ({error.msg})")
+        except RecursionError:
+            return _failure(call, None, _TOO_DEEP)
+        except ValueError:
+            # Python reads integers of at most 4,300 digits (sys.get_int_max_str_digits).
+            return _failure(call, None, "the arguments hold a number too long to read")
         if not isinstance(raw, dict):
             return _failure(call, None, "the arguments must be a JSON object")
+        if _depth(raw) > MAX_ARGUMENT_DEPTH:
+            return _failure(call, None, _TOO_DEEP)
         try:
             arguments = self.arguments_model.model_validate(raw)
         except ValidationError as error:
@@ -189,6 +199,23 @@ def new_executor() -> ThreadPoolExecutor:
 
 def _failure(call: ToolCall, arguments: dict[str, Any] | None, message: str) -> ToolResult:
     return ToolResult(call, arguments, {"error": message})
+
+
+_TOO_DEEP = f"the arguments are nested more than {MAX_ARGUMENT_DEPTH} levels deep"
+
+
+def _depth(value: object) -> int:
+    """How deeply ``value`` (parsed JSON) nests, counted without recursion."""
+    deepest = 0
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 def _argument_problems(error: ValidationError) -> str:

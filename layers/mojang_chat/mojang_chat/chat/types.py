@@ -10,11 +10,16 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ToolCall:
-    """One function call the model asked for; ``arguments`` is the JSON string it wrote."""
+    """One function call the model asked for; ``arguments`` is the JSON string it wrote.
+
+    ``problem`` says why the call cannot run, when reading the model's answer showed it (its
+    arguments were not a JSON string): the model is told instead of the tool running.
+    """
 
     id: str
     name: str
     arguments: str
+    problem: str | None = None
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextvars
+import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from concurrent.futures import Future, wait
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 class DeadlineExceeded(TimeoutError):
@@ -50,3 +55,30 @@ class Deadline:
         if remaining <= 0.0:
             raise DeadlineExceeded(f"no time left for {what}")
         return remaining
+
+
+def call_by(deadline: Deadline, what: str, function: Callable[[], T]) -> T:
+    """``function()``, run on a thread of its own: its result (or its exception) when it ends
+    by ``deadline``, else ``DeadlineExceeded`` naming ``what``, at the deadline.
+
+    A socket timeout bounds each read, not a call: an upstream that sends a byte every half
+    second never trips it. Waiting here bounds the whole call, the connection and the
+    response's headers included, however slowly the bytes come. The abandoned thread is left
+    to end by itself; ``function`` should stop reading once the deadline has passed.
+    """
+    remaining = deadline.check(what)
+    future: Future[T] = Future()
+    context = contextvars.copy_context()  # the request's logging and tracing context
+
+    def run() -> None:
+        try:
+            future.set_result(context.run(function))
+        except BaseException as error:  # handed to the waiting caller
+            future.set_exception(error)
+
+    threading.Thread(target=run, name="deadline-call", daemon=True).start()
+    # Not future.result(timeout=...): its TimeoutError could not be told apart from one that
+    # the call itself raised (socket timeouts are TimeoutErrors too).
+    if not wait([future], timeout=remaining).done:
+        raise DeadlineExceeded(f"{what} did not end before the request's deadline")
+    return future.result()

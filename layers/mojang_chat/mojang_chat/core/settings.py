@@ -75,6 +75,12 @@ class Settings(BaseModel):
     max_total_tokens: int = Field(60000, alias="MAX_TOTAL_TOKENS", ge=100)
     model_max_retries: int = Field(2, alias="MODEL_MAX_RETRIES", ge=0, le=5)
     tool_output_max_chars: int = Field(8000, alias="TOOL_OUTPUT_MAX_CHARS", ge=200, le=100_000)
+    # Calls beyond this in one model turn are not run (the model is told): one turn of 200
+    # bulk lookups would otherwise send thousands of Mojang requests.
+    max_tool_calls_per_turn: int = Field(8, alias="MAX_TOOL_CALLS_PER_TURN", ge=1, le=64)
+    # The longest answer (text and tool arguments of one turn, in characters) the model may
+    # give; a longer one is a model error (502), and no more than it is read from the server.
+    max_answer_chars: int = Field(20_000, alias="MAX_ANSWER_CHARS", ge=1000, le=200_000)
 
     mojang_timeout_seconds: PositiveSeconds = Field(4.0, alias="MOJANG_TIMEOUT_SECONDS")
     mojang_max_retries: int = Field(2, alias="MOJANG_MAX_RETRIES", ge=0, le=5)
@@ -86,8 +92,8 @@ class Settings(BaseModel):
 
     # Runs (the Step Functions path): where run records live, the workflow that runs them, and
     # how long a run may take before it ends `expired` (OpenAI's runs expire after 10 minutes).
-    # The workflow's own TimeoutSeconds (functions/run_workflow.asl.json) is 900 s: a run must
-    # expire, and its last step end, well before that.
+    # The workflow's own TimeoutSeconds (functions/run_workflow.asl.json) is 1000 s: a run must
+    # expire, and its last step end, before that (docs/runs.md, "Time limits").
     runs_table_name: str | None = Field(None, alias="RUNS_TABLE_NAME", min_length=3)
     run_state_machine_arn: str | None = Field(None, alias="RUN_STATE_MACHINE_ARN")
     run_expires_seconds: int = Field(600, alias="RUN_EXPIRES_SECONDS", ge=1, le=780)

@@ -131,6 +131,7 @@ class MeteredModel:
         self._model = model
         self._guard = guard
         self._client = client
+        self.name = model.name
 
     def complete(
         self,

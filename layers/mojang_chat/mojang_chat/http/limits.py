@@ -26,6 +26,12 @@ MAX_METADATA_KEYS = 16
 MAX_METADATA_KEY_CHARS = 64
 MAX_METADATA_VALUE_CHARS = 512
 
+# Lambda's limit on the response of a synchronous invocation is 6 MB, counted on the JSON of
+# the whole response (status, headers and the body as a JSON string): kept under it, whatever
+# the model wrote, a bare gateway error is never what a caller gets.
+MAX_RESPONSE_BYTES = 6_000_000
+
+RESPONSE_TOO_LARGE = f"the answer is larger than the {MAX_RESPONSE_BYTES} bytes a response may hold"
 BODY_TOO_LARGE = f"the request body is larger than {MAX_BODY_BYTES} bytes"
 BODY_TOO_LARGE_DOC = f"The body is larger than {MAX_BODY_BYTES // 1024} KiB."
 JSON_TOO_DEEP = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"

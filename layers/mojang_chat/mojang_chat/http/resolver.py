@@ -26,6 +26,8 @@ from mojang_chat.http.limits import (
     MAX_BODY_BYTES,
     MAX_JSON_DEPTH,
     MAX_JSON_NUMBER_CHARS,
+    MAX_RESPONSE_BYTES,
+    RESPONSE_TOO_LARGE,
 )
 
 # The header server-to-server callers put the shared secret in (when one is configured).
@@ -147,7 +149,13 @@ class JsonApi(APIGatewayHttpResolver):
         refusal = self._unauthorized(event)
         if refusal is not None:
             return refusal
-        return super().resolve(event, context)
+        response = super().resolve(event, context)
+        if _response_bytes(response) > MAX_RESPONSE_BYTES:
+            # The routes bound what they send (the model's answer, tool outputs): this is the
+            # last line, for whatever adds up past them.
+            logger.error("response too large", extra={"status": response.get("statusCode")})
+            return self._refuse(event, 502, "response_too_large", RESPONSE_TOO_LARGE)
+        return response
 
     def error(
         self, status: int, error_type: str, message: str, headers: Mapping[str, str] | None = None
@@ -239,6 +247,16 @@ def _route_of(event: Mapping[str, Any]) -> tuple[str, str]:
         return routed.http_method.upper(), routed.path
     except (AttributeError, KeyError, TypeError):
         return "", ""  # an event Powertools cannot route: the check applies, then it fails
+
+
+def _response_bytes(response: Mapping[str, Any]) -> int:
+    """The size of ``response`` as Lambda sends it (JSON; escaped, so never smaller than its
+    UTF-8), counted only when it could be near the limit: a character of the body is at most
+    12 bytes as JSON (a surrogate pair), and the headers are small."""
+    body = response.get("body") or ""
+    if len(body) * 12 + 65536 <= MAX_RESPONSE_BYTES:
+        return len(body)
+    return len(json.dumps(response))
 
 
 def _text_body(event: Mapping[str, Any]) -> bool:

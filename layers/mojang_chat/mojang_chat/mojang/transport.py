@@ -14,13 +14,15 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ReadTimeoutError
 
-from mojang_chat.core.deadline import Deadline
+from mojang_chat.core.deadline import Deadline, DeadlineExceeded, call_by
 from mojang_chat.core.observability import count, logger, tracer
 from mojang_chat.core.settings import Settings
 from mojang_chat.mojang.decoding import upstream_message
@@ -29,6 +31,8 @@ from mojang_chat.mojang.errors import UpstreamError
 T = TypeVar("T")
 
 USER_AGENT = "mojang-chat/0.1"
+# The most one read of a body asks for: a read returns what the socket has, up to this.
+READ_SIZE = 65536
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,7 @@ class Transport:
             attempt = 0
             while True:
                 try:
-                    return self._attempt(request, deadline)
+                    return self._bounded_attempt(request, deadline)
                 except _Transient as failure:
                     delay = failure.retry_after
                     if delay is None:
@@ -170,6 +174,18 @@ class Transport:
                     count("MojangRetries")
                     self._sleep(delay)
                     attempt += 1
+
+    def _bounded_attempt(
+        self, request: MojangRequest[T], deadline: Deadline | None
+    ) -> T | Rejected | None:
+        """One attempt, ended by ``timeout`` seconds or the deadline, whichever comes first,
+        whatever the server does: a socket timeout bounds each read, and a server sending a
+        byte at a time would never trip it."""
+        bound = Deadline(self.timeout) if deadline is None else deadline.within(self.timeout)
+        try:
+            return call_by(bound, "a Mojang request", partial(self._attempt, request, bound))
+        except DeadlineExceeded:
+            raise _Transient("timed out") from None
 
     def _attempt(self, request: MojangRequest[T], deadline: Deadline | None) -> T | Rejected | None:
         timeout = self.timeout
@@ -233,18 +249,18 @@ class Transport:
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in response.iter_content(chunk_size=65536):
+            # read1, not iter_content: iter_content(n) blocks until n bytes have come, so a
+            # body trickling in is only noticed when the buffer fills; read1 returns each
+            # read's bytes, and the deadline is checked after every one.
+            while chunk := response.raw.read1(READ_SIZE, decode_content=True):
                 size += len(chunk)
                 if size > self.max_body_bytes:
                     raise too_large
                 if deadline is not None and deadline.expired():
                     raise _Transient("timed out", response.status_code)
                 chunks.append(chunk)
-        except requests.ConnectionError as error:
-            # requests reports a read timeout in the middle of a body as a ConnectionError.
-            if error.args and isinstance(error.args[0], ReadTimeoutError):
-                raise _Transient("timed out", response.status_code) from error
-            raise _Transient("connection failed", response.status_code) from error
-        except requests.RequestException as error:
+        except ReadTimeoutError as error:
+            raise _Transient("timed out", response.status_code) from error
+        except (Urllib3Error, OSError) as error:
             raise _Transient("connection failed", response.status_code) from error
         return b"".join(chunks)

@@ -17,7 +17,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from mojang_chat import container
-from mojang_chat.chat.loop import Limits, final_answer, tool_messages, turn_outcome
+from mojang_chat.chat.loop import (
+    IncompleteReason,
+    Limits,
+    calls_to_run,
+    final_answer,
+    over_budget,
+    tool_messages,
+    turn_outcome,
+)
 from mojang_chat.chat.model import (
     MIN_CALL_SECONDS,
     ChatModel,
@@ -205,32 +213,48 @@ def model_step(
     deadline = deadline.within(run.expires_at - clock())
     if guard is not None:
         model = guard.metered(model, run.client or UNKNOWN_CLIENT)
-    try:
-        turn = model.complete(conversation, tools.definitions, deadline)
-    except DeadlineExceeded:
-        if clock() + MIN_CALL_SECONDS >= run.expires_at:
-            now = int(clock())
-            return _outcome(transition(store, run_id, lambda r: r.finished(RunStatus.EXPIRED, now)))
-        raise
     last_text = _last_text_since_question(conversation)
-    conversation.append(turn.as_message())
-    tokens = run.tokens + turn.usage
-    status, reason = turn_outcome(turn, rounds=run.rounds, usage=tokens, limits=limits)
-    now = int(clock())
     messages = list(thread.messages)
-    if status is RunStatus.REQUIRES_ACTION:
-        calls = [
-            ToolCallRecord(id=c.id, function=CalledFunction(name=c.name, arguments=c.arguments))
-            for c in turn.tool_calls
-        ]
-        after = run.awaiting_tools(calls, tokens)
+    tool_outputs: dict[str, str] = {}
+    if over_budget(conversation, tools.definitions, run.tokens, limits):
+        # The call would take the run past its token budget: it is not made.
+        now = int(clock())
+        reason: IncompleteReason | None = "max_total_tokens"
+        after = run.finished(RunStatus.INCOMPLETE, now, incomplete_reason=reason)
+        answer = final_answer(None, last_text, reason, limits)
+        messages.append(_answer(answer, run, now, complete=False))
     else:
-        after = run.finished(status, now, tokens=tokens, incomplete_reason=reason)
-        answer = final_answer(turn, last_text, reason, limits)
-        messages.append(_answer(answer, run, now, complete=status is RunStatus.COMPLETED))
+        try:
+            turn = model.complete(conversation, tools.definitions, deadline)
+        except DeadlineExceeded:
+            if clock() + MIN_CALL_SECONDS >= run.expires_at:
+                now = int(clock())
+                return _outcome(
+                    transition(store, run_id, lambda r: r.finished(RunStatus.EXPIRED, now))
+                )
+            raise
+        conversation.append(turn.as_message())
+        tokens = run.tokens + turn.usage
+        status, reason = turn_outcome(turn, rounds=run.rounds, usage=tokens, limits=limits)
+        now = int(clock())
+        if status is RunStatus.REQUIRES_ACTION:
+            # Only the calls that run go to the workflow's Map; the others (over the per-turn
+            # cap, malformed) are answered now, in the thread, for the next model step.
+            runnable, answered = calls_to_run(turn.tool_calls, limits)
+            max_chars = limits.tool_output_max_chars
+            tool_outputs = {r.call.id: r.content(max_chars) for r in answered.values()}
+            calls = [
+                ToolCallRecord(id=c.id, function=CalledFunction(name=c.name, arguments=c.arguments))
+                for c in runnable
+            ]
+            after = run.awaiting_tools(calls, tokens)
+        else:
+            after = run.finished(status, now, tokens=tokens, incomplete_reason=reason)
+            answer = final_answer(turn, last_text, reason, limits)
+            messages.append(_answer(answer, run, now, complete=status is RunStatus.COMPLETED))
     assert after is not None  # the run is in_progress
     saved = thread.model_copy(
-        update={"conversation": conversation, "tool_outputs": {}, "messages": messages}
+        update={"conversation": conversation, "tool_outputs": tool_outputs, "messages": messages}
     )
     if not store.save_turn(after, run.version, saved):
         # The run changed while the model answered (a cancel): the answer is dropped.

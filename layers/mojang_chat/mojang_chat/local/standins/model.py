@@ -94,7 +94,16 @@ class Disconnect:
     """Close the connection without answering."""
 
 
-Step = Reply | ErrorReply | RawReply | Hang | Disconnect
+@dataclass(frozen=True)
+class Trickle:
+    """Answer with `reply` (the brain's answer when None), the body's bytes sent one every
+    `byte_interval` seconds: each read gets a byte in time, so no read timeout fires."""
+
+    byte_interval: float
+    reply: Reply | None = None
+
+
+Step = Reply | ErrorReply | RawReply | Hang | Disconnect | Trickle
 
 
 def answer(text: str, *, finish_reason: FinishReason = "stop") -> Reply:
@@ -183,6 +192,11 @@ def hang(seconds: float, then: Step | None = None) -> Hang:
 def raw(status: int, body: bytes, content_type: str = "text/html; charset=utf-8") -> RawReply:
     """Answer with these exact bytes, e.g. a gateway's HTML error page."""
     return RawReply(status, body, content_type)
+
+
+def trickle(byte_interval: float = 0.5, reply: Reply | None = None) -> Trickle:
+    """A valid completion, sent one byte every `byte_interval` seconds."""
+    return Trickle(byte_interval, reply)
 
 
 def disconnect() -> Disconnect:
@@ -356,6 +370,9 @@ class _Handler(StandInHandler[ModelServer]):
             step = step.then
         if step is None or isinstance(step, Reply):
             self._completion(recorded, step or brain(recorded.body))
+        elif isinstance(step, Trickle):
+            reply = step.reply or brain(recorded.body)
+            self._completion(recorded, reply, byte_interval=step.byte_interval)
         elif isinstance(step, Disconnect):
             self._drop()
         else:
@@ -393,7 +410,9 @@ class _Handler(StandInHandler[ModelServer]):
         else:
             self._send(recorded, step.status, step.body, step.content_type, step.headers)
 
-    def _completion(self, recorded: RecordedRequest, reply: Reply) -> None:
+    def _completion(
+        self, recorded: RecordedRequest, reply: Reply, *, byte_interval: float = 0.0
+    ) -> None:
         body = recorded.body
         if reply.from_tools:
             reply = compose_answer(body["messages"])
@@ -408,7 +427,7 @@ class _Handler(StandInHandler[ModelServer]):
             self._send(recorded, 200, payload, "text/event-stream; charset=utf-8", {})
         else:
             payload = json.dumps(completion).encode()
-            self._send(recorded, 200, payload, "application/json", {})
+            self._send(recorded, 200, payload, "application/json", {}, byte_interval)
 
     def _send(
         self,
@@ -417,6 +436,7 @@ class _Handler(StandInHandler[ModelServer]):
         payload: bytes,
         content_type: str,
         headers: Mapping[str, str],
+        byte_interval: float = 0.0,
     ) -> None:
         # Set before writing: the client may look at `server.requests` as soon as it has read.
         recorded.status = status
@@ -429,7 +449,16 @@ class _Handler(StandInHandler[ModelServer]):
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(payload)
+        if byte_interval <= 0:
+            self.wfile.write(payload)
+            return
+        self.wfile.flush()
+        for index in range(len(payload)):
+            if self.standin.wait(byte_interval):
+                self._drop()
+                return
+            self.wfile.write(payload[index : index + 1])
+            self.wfile.flush()
 
 
 # Set here: the handler is typed by the stand-in it serves, so it comes after it.
@@ -703,8 +732,10 @@ def _tool_outputs(messages: list[Json]) -> Iterator[tuple[str, Json, Json]]:
         for text in (_text(message.get("content")), function["arguments"]):
             try:
                 outputs.append(json.loads(text))
-            except ValueError:
-                outputs.append(text)  # the model wrote invalid JSON, or the tool plain text
+            except (ValueError, RecursionError):
+                # The model wrote invalid JSON (or JSON nested too deep to read), or the tool
+                # plain text.
+                outputs.append(text)
         yield function["name"], outputs[1], outputs[0]
 
 

@@ -98,8 +98,9 @@ SAMPLE_PLAYERS: Mapping[str, Player] = MappingProxyType(
 )
 
 
-# What a test control answers instead of the API: status, body and headers.
-Override = tuple[int, bytes, Mapping[str, str]]
+# What a test control answers instead of the API: status, body, headers, and the seconds
+# between two bytes of the body (0: all at once; more: an upstream trickling its answer).
+Override = tuple[int, bytes, Mapping[str, str], float]
 
 
 @dataclass(frozen=True)
@@ -352,15 +353,27 @@ class _Handler(StandInHandler[MojangServer]):
     def _json(self, status: int, body: Any) -> None:
         self._send(status, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
-    def _send(self, status: int, body: bytes, headers: Mapping[str, str]) -> None:
+    def _send(
+        self, status: int, body: bytes, headers: Mapping[str, str], byte_interval: float = 0.0
+    ) -> None:
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
         if status != 204:
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if status != 204 and body:
+        if status == 204 or not body:
+            return
+        if byte_interval <= 0:
             self.wfile.write(body)
+            return
+        self.wfile.flush()
+        for index in range(len(body)):
+            if self.standin.wait(byte_interval):
+                self.close_connection = True
+                return
+            self.wfile.write(body[index : index + 1])
+            self.wfile.flush()
 
 
 # Set here: the handler is typed by the stand-in it serves, so it comes after it.
