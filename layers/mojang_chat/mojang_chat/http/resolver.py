@@ -8,10 +8,12 @@ import binascii
 import hmac
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mojang_chat.core.observability import logger
@@ -30,11 +32,20 @@ CORS_MAX_AGE = 600
 
 ErrorBody = Callable[[int, str, str, str], Mapping[str, Any]]
 
+# The event and context of the invocation being answered. Powertools keeps them on its
+# BaseRouter class, shared by every resolver of the process: two invocations answered at once
+# (the local server runs several, as Lambda runs several containers) read each other's.
+_invocation: ContextVar[tuple[APIGatewayProxyEventV2, LambdaContext] | None] = ContextVar(
+    "mojang_chat_invocation", default=None
+)
+
 
 class JsonApi(APIGatewayHttpResolver):
     """The Powertools HTTP API resolver, with validation on, CORS for the configured origins,
     bodies over ``MAX_BODY_BYTES`` refused with 413 before they are parsed, and, when a shared
-    secret is configured, requests to ``protected`` paths without it refused with 401."""
+    secret is configured, requests to ``protected`` paths without it refused with 401. The
+    current event and Lambda context are the invocation's own, even while another invocation
+    is answered at the same time."""
 
     def __init__(
         self,
@@ -85,7 +96,30 @@ class JsonApi(APIGatewayHttpResolver):
         refusal = self._unauthorized(event)
         if refusal is not None:
             return refusal
-        return super().resolve(event, context)
+        proxy_event = cast(APIGatewayProxyEventV2, self._to_proxy_event(dict(event)))
+        token = _invocation.set((proxy_event, context))
+        try:
+            return super().resolve(event, context)
+        finally:
+            _invocation.reset(token)
+
+    # Read-only: Powertools writes these on its BaseRouter class, never on the instance.
+    @property
+    def current_event(self) -> APIGatewayProxyEventV2:  # type: ignore[override]
+        """The event being answered (this invocation's, never a concurrent one's)."""
+        return self._current()[0]
+
+    @property
+    def lambda_context(self) -> LambdaContext:  # type: ignore[override]
+        """The Lambda context of the invocation being answered."""
+        return self._current()[1]
+
+    @staticmethod
+    def _current() -> tuple[APIGatewayProxyEventV2, LambdaContext]:
+        current = _invocation.get()
+        if current is None:
+            raise AttributeError("no event is being answered")
+        return current
 
     def error(
         self, status: int, error_type: str, message: str, headers: Mapping[str, str] | None = None

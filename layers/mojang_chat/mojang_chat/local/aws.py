@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import threading
 import traceback
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
@@ -64,11 +65,13 @@ def local_aws(
         import boto3
         from moto import mock_aws
         from moto.awslambda.models import LambdaFunction
+        from moto.dynamodb.responses import DynamoHandler
 
         patched = _in_process_invoke(invoke)
         with (
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
             mock.patch.object(LambdaFunction, "_invoke_lambda", patched),
+            mock.patch.object(DynamoHandler, "call_action", _one_at_a_time(DynamoHandler)),
         ):
             _create_tables(app, names, boto3.client("dynamodb", region_name=region))
             _create_functions(app, names, boto3.client("lambda", region_name=region), region)
@@ -172,6 +175,25 @@ class _Names:
 
         result = re.sub(r"\$\{([^}!]+)\}", replace, text)
         return None if unresolved else result
+
+
+def _one_at_a_time(handler: type[Any]) -> Callable[..., Any]:
+    """``handler.call_action`` (one moto service's requests), one request at a time.
+
+    moto's backends are not thread-safe, and the functions' concurrent invocations call them
+    from many threads: a DynamoDB transaction copies the whole table to roll back with, and
+    failed with "dictionary changed size during iteration" while another thread wrote to it
+    (a run then ended ``failed`` with a RuntimeError). DynamoDB answers each request on the
+    spot and calls nothing else, so one lock costs little and cannot deadlock.
+    """
+    call_action = handler.call_action
+    lock = threading.Lock()
+
+    def one_at_a_time(self: Any) -> Any:
+        with lock:
+            return call_action(self)
+
+    return one_at_a_time
 
 
 def _in_process_invoke(invoke: InvokeFunction) -> Callable[..., tuple[str, bool, str]]:
