@@ -1,19 +1,24 @@
-"""The clients of this process, created once per container on first use and then reused.
+"""The clients of this container, created once per container on first use and then reused.
 
 Lazily, not at import: a test (or the local server) sets its environment first, and a cold
 start pays only for what the first request needs. ``reset()`` forgets them all.
+
+Kept in the current container (``core.isolation``): on Lambda that is the process; the local
+server runs several containers of a function in one process, each with its own clients and
+resolver, so that concurrent invocations share none of them.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from mojang_chat.chat.loop import Limits
 from mojang_chat.chat.model import Model
 from mojang_chat.chat.registry import new_executor
+from mojang_chat.core import isolation
 from mojang_chat.core.settings import get_settings
 from mojang_chat.mojang.client import MojangClient
 
@@ -27,14 +32,16 @@ if TYPE_CHECKING:
     from mojang_chat.runs.workflow import Workflow
 
 T = TypeVar("T")
-_factories: list[Any] = [get_settings]
 
 
 def per_container(factory: Callable[[], T]) -> Callable[[], T]:
-    """Decorator: call ``factory`` once per process, until ``reset()``."""
-    cached = cache(factory)
-    _factories.append(cached)
-    return cached
+    """Decorator: call ``factory`` once per container, until ``reset()``."""
+
+    @functools.wraps(factory)
+    def get() -> T:
+        return isolation.current().get(get, factory)
+
+    return get
 
 
 @per_container
@@ -168,6 +175,7 @@ def limits() -> Limits:
 
 
 def reset() -> None:
-    """Forget the settings and every client (tests, and the local server on reconfiguration)."""
-    for factory in _factories:
-        factory.cache_clear()
+    """Forget the settings and every container's clients (tests, and the local server on
+    reconfiguration)."""
+    get_settings.cache_clear()
+    isolation.clear_all()

@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from mojang_chat.guard import Counters, DynamoCounters, MemoryCounters
-from mojang_chat.local.aws import atomic_dynamodb_writes
+from mojang_chat.local.aws import dynamodb_one_request_at_a_time
 from tests.helpers import FakeClock
 
 TABLE = "usage"
@@ -20,9 +20,9 @@ TABLE = "usage"
 
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
-    # Each write atomic, as in DynamoDB (and in the local server's moto): what remains to
+    # Each request atomic, as in DynamoDB (and in the local server's moto): what remains to
     # prove is that the adapter adds in one conditional write, never a read and then a write.
-    with mock_aws(), atomic_dynamodb_writes():
+    with mock_aws(), dynamodb_one_request_at_a_time():
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(
             TableName=TABLE,

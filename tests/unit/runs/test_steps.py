@@ -484,3 +484,31 @@ def test_a_call_whose_prompt_would_exceed_the_budget_is_not_made(
     assert thread.messages[-1].text == (
         "I could not finish: the conversation reached its token budget."
     )
+
+
+def test_the_fail_step_logs_where_the_task_failed_and_what_the_caller_is_told(
+    store: MemoryRunStore,
+    run: RunRecord,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a task that failed with an error whose message quotes internals
+    trace = [
+        '  File "/var/task/app.py", line 20, in lambda_handler\n    return run_step(event)\n',
+        '  File "/opt/python/mojang_chat/runs/steps.py", line 9, in run_step\n    x["k"]\n',
+    ]
+    body = {"errorMessage": "'secret internals'", "errorType": "KeyError", "stackTrace": trace}
+    caught = CaughtError(Error="KeyError", Cause=json.dumps(body))
+
+    fail_step(run.id, caught, store=store, clock=clock)
+
+    # Then the log says where it failed and what the caller was told, never the message
+    (record,) = [r for r in caplog.records if r.getMessage() == "run failed"]
+    assert record.__dict__["run_id"] == run.id
+    assert record.__dict__["error"] == "KeyError"
+    assert record.__dict__["failed_at"] == [
+        'File "/var/task/app.py", line 20, in lambda_handler',
+        'File "/opt/python/mojang_chat/runs/steps.py", line 9, in run_step',
+    ]
+    assert record.__dict__["last_error"] == "the run failed (KeyError)"
+    assert "secret internals" not in str(record.__dict__)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from mojang_chat.chat.types import ToolCall, ToolResult
 from mojang_chat.core.deadline import Deadline
+from mojang_chat.core.isolation import ContainerExecutor
 from mojang_chat.core.observability import count, logger
 
 # The Chat Completions API's rule for function names.
@@ -193,8 +194,9 @@ class ToolRegistry:
 
 
 def new_executor() -> ThreadPoolExecutor:
-    """The thread pool one process runs tool calls on (created once per container)."""
-    return ThreadPoolExecutor(max_workers=16, thread_name_prefix="tool")
+    """The thread pool one container runs tool calls on (created once per container); each
+    call runs as part of the invocation that made it (its container, its log keys)."""
+    return ContainerExecutor(max_workers=16, thread_name_prefix="tool")
 
 
 def _failure(call: ToolCall, arguments: dict[str, Any] | None, message: str) -> ToolResult:

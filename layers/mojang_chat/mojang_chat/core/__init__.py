@@ -1,5 +1,6 @@
 """What every other part of the package stands on, importing nothing else of ours: the settings,
-the request deadline, observability (logger, tracer, metrics) and the run statuses."""
+the request deadline, observability (logger, tracer, metrics), the run statuses, and what each
+container keeps (``isolation``)."""
 
 from mojang_chat.core.deadline import Deadline, DeadlineExceeded, LambdaContextLike
 from mojang_chat.core.observability import count, logger, metrics, tracer

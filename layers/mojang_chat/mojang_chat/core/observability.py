@@ -21,10 +21,13 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
+
+from mojang_chat.core import isolation
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
@@ -33,7 +36,28 @@ SERVICE = os.getenv("POWERTOOLS_SERVICE_NAME") or "mojang-chat"
 NAMESPACE = os.getenv("POWERTOOLS_METRICS_NAMESPACE") or "MojangChat"
 F = TypeVar("F", bound=Callable[..., Any])
 
-logger = Logger(service=SERVICE)
+
+class _ContainerFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON log formatter, with the keys the logger appends (the invocation's
+    request id and correlation id, the function's name) kept per container
+    (``core.isolation``), as Lambda keeps them: the local server's concurrent invocations each
+    log their own, never another's. A new container starts from ``initial``, the keys the
+    logger was made with."""
+
+    initial: dict[str, Any] = {}  # noqa: RUF012 (replaced, never changed in place)
+
+    @property
+    def log_format(self) -> dict[str, Any]:
+        return isolation.current().get(self, lambda: dict(self.initial))
+
+    @log_format.setter
+    def log_format(self, value: dict[str, Any]) -> None:
+        isolation.current().set(self, value)
+
+
+_formatter = _ContainerFormatter()
+logger = Logger(service=SERVICE, logger_formatter=_formatter)
+_formatter.initial = dict(_formatter.log_format)
 
 
 class _LockedEMFProvider(AmazonCloudWatchEMFProvider):

@@ -9,7 +9,8 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
@@ -41,6 +42,13 @@ CORS_EXPOSE_HEADERS = ("retry-after", "x-request-id")
 CORS_MAX_AGE = 600
 
 ErrorBody = Callable[[int, str, str, str], Mapping[str, Any]]
+
+# The event and context of the invocation being answered. Powertools keeps them on its
+# BaseRouter class, shared by every resolver of the process: two invocations answered at once
+# (the local server runs several, as Lambda runs several containers) read each other's.
+_invocation: ContextVar[tuple[APIGatewayProxyEventV2, LambdaContext] | None] = ContextVar(
+    "mojang_chat_invocation", default=None
+)
 
 
 # A JSON string (the body is valid JSON when these run), a number too long, anything but a
@@ -96,7 +104,8 @@ class JsonApi(APIGatewayHttpResolver):
     bodies over ``MAX_BODY_BYTES`` refused with 413 before they are parsed (and bodies beyond
     the JSON limits with 400 as they are), and, when a shared secret is configured, every
     request without it refused with 401, but for CORS preflights, the OpenAPI document, the
-    docs and the ``open_paths``."""
+    docs and the ``open_paths``. The current event and Lambda context are the invocation's own,
+    even while another invocation is answered at the same time."""
 
     def __init__(
         self,
@@ -149,13 +158,36 @@ class JsonApi(APIGatewayHttpResolver):
         refusal = self._unauthorized(event)
         if refusal is not None:
             return refusal
-        response = super().resolve(event, context)
+        proxy_event = cast(APIGatewayProxyEventV2, self._to_proxy_event(dict(event)))
+        token = _invocation.set((proxy_event, context))
+        try:
+            response = super().resolve(event, context)
+        finally:
+            _invocation.reset(token)
         if _response_bytes(response) > MAX_RESPONSE_BYTES:
             # The routes bound what they send (the model's answer, tool outputs): this is the
             # last line, for whatever adds up past them.
             logger.error("response too large", extra={"status": response.get("statusCode")})
             return self._refuse(event, 502, "response_too_large", RESPONSE_TOO_LARGE)
         return response
+
+    # Read-only: Powertools writes these on its BaseRouter class, never on the instance.
+    @property
+    def current_event(self) -> APIGatewayProxyEventV2:  # type: ignore[override]
+        """The event being answered (this invocation's, never a concurrent one's)."""
+        return self._current()[0]
+
+    @property
+    def lambda_context(self) -> LambdaContext:  # type: ignore[override]
+        """The Lambda context of the invocation being answered."""
+        return self._current()[1]
+
+    @staticmethod
+    def _current() -> tuple[APIGatewayProxyEventV2, LambdaContext]:
+        current = _invocation.get()
+        if current is None:
+            raise AttributeError("no event is being answered")
+        return current
 
     def error(
         self, status: int, error_type: str, message: str, headers: Mapping[str, str] | None = None

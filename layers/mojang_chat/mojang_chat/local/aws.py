@@ -33,8 +33,6 @@ DefinitionFilter = Callable[[dict[str, Any]], dict[str, Any]]
 _TABLES = ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable")
 _STATE_MACHINES = ("AWS::Serverless::StateMachine",)
 _SIMPLE_TYPES = {"String": "S", "Number": "N", "Binary": "B"}
-# moto's DynamoDB writes: each one is atomic in DynamoDB (a transaction, all of its items).
-_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
 
 
 def needs_aws(app: Application) -> bool:
@@ -72,7 +70,7 @@ def local_aws(
         with (
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
             mock.patch.object(LambdaFunction, "_invoke_lambda", patched),
-            atomic_dynamodb_writes(),
+            dynamodb_one_request_at_a_time(),
         ):
             _create_tables(app, names, boto3.client("dynamodb", region_name=region))
             _create_functions(app, names, boto3.client("lambda", region_name=region), region)
@@ -85,29 +83,6 @@ def local_aws(
     finally:
         os.environ.clear()
         os.environ.update(saved)
-
-
-@contextlib.contextmanager
-def atomic_dynamodb_writes() -> Iterator[None]:
-    """moto's DynamoDB with each write atomic, as DynamoDB's are. moto checks a write's
-    condition and applies it without a lock: two threads could both pass a condition that only
-    one may (two requests taking the last one a client has this minute)."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-
-    def locked(write: Callable[..., Any]) -> Callable[..., Any]:
-        def write_atomically(self: Any, *args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return write(self, *args, **kwargs)
-
-        return write_atomically
-
-    with contextlib.ExitStack() as patches:
-        for name in _DYNAMODB_WRITES:
-            method = locked(getattr(DynamoDBBackend, name))
-            patches.enter_context(mock.patch.object(DynamoDBBackend, name, method))
-        yield
 
 
 class _Names:
@@ -199,6 +174,31 @@ class _Names:
 
         result = re.sub(r"\$\{([^}!]+)\}", replace, text)
         return None if unresolved else result
+
+
+@contextlib.contextmanager
+def dynamodb_one_request_at_a_time() -> Iterator[None]:
+    """moto's DynamoDB answering one request at a time, as a thread-safe service would.
+
+    moto's backends are not thread-safe, and the functions' concurrent invocations call them
+    from many threads: a write's condition was checked and applied without a lock (two requests
+    could both take the last one a client has this minute), and a transaction copies the whole
+    table to roll back with, which failed with "dictionary changed size during iteration" while
+    another thread wrote to it (a run then ended ``failed`` with a RuntimeError). DynamoDB
+    answers each request on the spot and calls nothing else, so one lock costs little and
+    cannot deadlock.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    call_action = DynamoHandler.call_action
+    lock = threading.Lock()
+
+    def one_at_a_time(self: Any) -> Any:
+        with lock:
+            return call_action(self)
+
+    with mock.patch.object(DynamoHandler, "call_action", one_at_a_time):
+        yield
 
 
 def _in_process_invoke(invoke: InvokeFunction) -> Callable[..., tuple[str, bool, str]]:

@@ -25,7 +25,13 @@ from mojang_chat.core.statuses import TERMINAL_STATUSES
 from mojang_chat.local import demo
 from mojang_chat.local.demo import assistant_id, model_problem
 from mojang_chat.local.events import Request
-from mojang_chat.local.server import LocalApi, LocalServer, PortInUse, default_template
+from mojang_chat.local.server import (
+    DEFAULT_CONCURRENCY,
+    LocalApi,
+    LocalServer,
+    PortInUse,
+    default_template,
+)
 from mojang_chat.local.template import Application, TemplateError
 
 RUNS_PATH = "/v1/threads/runs"
@@ -66,8 +72,10 @@ def serve(
     mode: str,
     out: TextIO | None = None,
     notice: str | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> int:
-    """Serve the template's HTTP API (and the demo page) until Ctrl-C."""
+    """Serve the template's HTTP API (and the demo page) until Ctrl-C, with up to
+    ``concurrency`` concurrent invocations of each function."""
     out = out or sys.stdout
     from mojang_chat import container
     from mojang_chat.local.aws import local_aws
@@ -78,7 +86,7 @@ def serve(
     warnings.filterwarnings("ignore", "No application metrics to publish")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     app = Application.from_file(template)
-    api = LocalApi(app)
+    api = LocalApi(app, concurrency)
     with local_aws(app, api.invoke_function):
         # Deployed, API Gateway answers CORS from the template's AllowedOrigins (which has no
         # default: a deployment names its sites); here the handlers do, for a local site.
@@ -292,6 +300,13 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--host", default="127.0.0.1")
         command.add_argument("--port", type=int, default=3000)
         command.add_argument(
+            "--concurrency",
+            type=_positive,
+            default=DEFAULT_CONCURRENCY,
+            help="invocations of each function at once, each in its own container "
+            f"(default {DEFAULT_CONCURRENCY})",
+        )
+        command.add_argument(
             "--mode",
             choices=("runs", "chat"),
             default="runs",
@@ -313,6 +328,13 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the exit status."""
     args = parser().parse_args(argv)
@@ -332,9 +354,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             with demo.upstreams(offline=args.offline) as notice:
                 # The page says when the stand-ins answer (unless told what else to say).
                 return serve(
-                    template, args.host, args.port, args.mode, notice=args.notice or notice
+                    template,
+                    args.host,
+                    args.port,
+                    args.mode,
+                    notice=args.notice or notice,
+                    concurrency=args.concurrency,
                 )
-        return serve(template, args.host, args.port, args.mode, notice=args.notice)
+        return serve(
+            template,
+            args.host,
+            args.port,
+            args.mode,
+            notice=args.notice,
+            concurrency=args.concurrency,
+        )
     except (TemplateError, ConfigurationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -4,12 +4,19 @@ written back.
 
 Which handler answers is read from template.yaml (``local.template``). The server adds one page
 of its own, ``GET /``: the demo page with the chat widget (``local.demo``).
+
+As Lambda, it runs several invocations of a function at once, each in a container of its own
+(``core.isolation``): its own resolver, clients and logger keys, never shared with a concurrent
+invocation. A function has up to ``DEFAULT_CONCURRENCY`` containers; an invocation that finds
+them all busy waits for one.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
+import io
 import ipaddress
 import socket
 import sys
@@ -20,9 +27,10 @@ import uuid
 from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
+from mojang_chat.core import isolation
 from mojang_chat.local.demo import demo_page
 from mojang_chat.local.events import (
     LambdaContext,
@@ -42,30 +50,118 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024
 LOOPBACK_NAMES = ("localhost",)
 # Methods whose requests carry a body: one of unknown length (chunked, none given) gets 411.
 BODY_METHODS = ("POST", "PUT", "PATCH")
+# Containers per function, as a function's reserved concurrency on Lambda: that many of its
+# invocations run at once; more wait for a container to be free.
+DEFAULT_CONCURRENCY = 10
+# Connections the kernel queues before the server accepts them (socketserver's default of 5
+# reset a burst of 50 parallel clients).
+LISTEN_BACKLOG = 128
+# Seconds a request's line, headers and body have to arrive, counted from its first byte: a
+# client that stalls or trickles mid-request is answered 408 (or, before its headers are in,
+# disconnected) and holds a thread no longer.
+REQUEST_READ_SECONDS = 10.0
+# Seconds a connection waits for the first byte of a request (a kept-alive one, its next).
+IDLE_SECONDS = 60.0
 
 
 class PortInUse(OSError):
     """The port is taken by another program; the message says what to do."""
 
 
-class LocalApi:
-    """The template's HTTP API in this process: routes a request, invokes the function."""
+class FunctionContainers:
+    """One function's containers: an invocation takes an idle one (the last freed, warm), or
+    starts a new one while fewer than ``limit`` exist, or waits its turn (first come, first
+    served) for one to be freed."""
 
-    def __init__(self, app: Application) -> None:
+    def __init__(self, logical_id: str, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"{logical_id}: the concurrency must be at least 1, not {limit}")
+        self.logical_id = logical_id
+        self.limit = limit
+        self.started = 0  # containers made so far (cold starts)
+        self.in_flight = 0
+        self.peak = 0  # the most invocations that ran at once
+        self._idle: list[isolation.Container] = []
+        self._waiting: collections.deque[_Turn] = collections.deque()
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def take(self) -> Iterator[isolation.Container]:
+        """A container of this function, for one invocation."""
+        turn: _Turn | None = None
+        with self._lock:
+            if self._idle:
+                container = self._idle.pop()
+            elif self.started < self.limit:
+                self.started += 1
+                container = isolation.Container(f"{self.logical_id}-{self.started}")
+            else:
+                turn = _Turn()
+                self._waiting.append(turn)
+            if turn is None:
+                self.in_flight += 1
+                self.peak = max(self.peak, self.in_flight)
+        if turn is not None:
+            container = turn.wait()  # in flight from the hand-over on
+        try:
+            yield container
+        finally:
+            with self._lock:
+                if self._waiting:  # one invocation ends, the next begins: as many in flight
+                    self._waiting.popleft().give(container)
+                else:
+                    self.in_flight -= 1
+                    self._idle.append(container)
+
+
+class _Turn:
+    """An invocation waiting for a container, handed one directly when it is freed (so a
+    newcomer cannot take it first)."""
+
+    def __init__(self) -> None:
+        self._given = threading.Event()
+        self._container: isolation.Container | None = None
+
+    def give(self, container: isolation.Container) -> None:
+        self._container = container
+        self._given.set()
+
+    def wait(self) -> isolation.Container:
+        self._given.wait()
+        assert self._container is not None
+        return self._container
+
+
+class LocalApi:
+    """The template's HTTP API in this process: routes a request, invokes the function in one
+    of its containers (at most ``concurrency`` invocations of a function at once)."""
+
+    def __init__(self, app: Application, concurrency: int = DEFAULT_CONCURRENCY) -> None:
         self.app = app
-        # One invocation at a time per function, as in one Lambda container: the handlers keep
-        # per-invocation state (the resolver's current event, the logger's context) in globals.
-        self._locks = {name: threading.RLock() for name in app.functions}
+        self.containers = {name: FunctionContainers(name, concurrency) for name in app.functions}
 
     def invoke_function(
         self, logical_id: str, event: Mapping[str, Any], request_id: str | None = None
     ) -> Any:
-        """Call one function's handler with ``event``, as Lambda would (also used by the
-        in-process Step Functions tasks)."""
+        """Call one function's handler with ``event`` in one of its containers, as Lambda
+        would (also used by the in-process Step Functions tasks). A failure is printed with
+        its traceback on stderr, as Lambda logs it, and raised."""
         function = self.app.functions[logical_id]
         handler = function.handler()
-        with self._locks[logical_id]:
-            return handler(dict(event), LambdaContext(function, request_id))
+        with self.containers[logical_id].take() as container, isolation.inside(container):
+            # The function's Timeout counts from here, once a container has it, as on Lambda.
+            context = LambdaContext(function, request_id)
+            try:
+                return handler(dict(event), context)
+            except Exception as error:
+                # Not the exceptions it was raised from: an upstream's own message (a model's
+                # 401 echoes the key it was sent) stays out of the log, as the package's
+                # errors keep it out of theirs.
+                trace = "".join(traceback.format_exception(error, chain=False))
+                sys.stderr.write(
+                    f"[ERROR] {logical_id} RequestId: {context.aws_request_id} failed:\n{trace}"
+                )
+                raise
 
     def handle(self, request: Request) -> Reply:
         """Answer one HTTP request the way API Gateway and Lambda together would."""
@@ -80,7 +176,6 @@ class LocalApi:
             result = self.invoke_function(route.function, event, request_id)
         except Exception:
             # API Gateway hides the function's failure from the caller; the log shows it.
-            traceback.print_exc()
             return json_reply(500, {"message": "Internal Server Error"}, request_id)
         return lambda_response(result, request_id)
 
@@ -94,12 +189,22 @@ class LocalServer(ThreadingHTTPServer):
 
     # Connections are tracked here (their threads joined by server_close), not by the mix-in.
     block_on_close = False
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(
-        self, api: LocalApi, host: str = "127.0.0.1", port: int = 3000, *, quiet: bool = False
+        self,
+        api: LocalApi,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        *,
+        quiet: bool = False,
+        read_seconds: float = REQUEST_READ_SECONDS,
+        idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         self.api = api
         self.quiet = quiet
+        self.read_seconds = read_seconds
+        self.idle_seconds = idle_seconds
         self.mode = "runs"
         self.notice: str | None = None  # a line for the demo page (the offline demo's)
         self.host = host
@@ -184,6 +289,54 @@ def _port(text: str) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= 5
 
 
+class _TimedReader(io.BufferedReader):
+    """A connection's input read against a deadline rather than a per-read timeout: every wait
+    for more bytes gets only the time left, so a client that trickles a byte at a time is cut
+    off as surely as one that stalls (a socket timeout alone starts again at every byte)."""
+
+    def __init__(self, raw: io.RawIOBase, connection: socket.socket) -> None:
+        super().__init__(raw)
+        self._connection = connection
+        self.deadline: float | None = None  # None: the socket's own timeout applies
+
+    def _allow_wait(self) -> None:
+        if self.deadline is None:
+            return
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request did not arrive in time")
+        self._connection.settimeout(left)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        """A line (up to ``size`` bytes), by the deadline."""
+        limit = -1 if size is None else size
+        line = bytearray()
+        while limit < 0 or len(line) < limit:
+            self._allow_wait()
+            buffered = self.peek(1)  # waits for bytes only when none are buffered
+            if not buffered:
+                break
+            wanted = len(buffered) if limit < 0 else min(len(buffered), limit - len(line))
+            end = buffered.find(b"\n", 0, wanted)
+            line += super().read(wanted if end < 0 else end + 1)
+            if end >= 0:
+                break
+        return bytes(line)
+
+    def read(self, size: int | None = -1) -> bytes:
+        """``size`` bytes (fewer if the client closes), by the deadline."""
+        if size is None or size < 0:
+            raise ValueError("read a request body by its length")
+        data = bytearray()
+        while len(data) < size:
+            self._allow_wait()
+            chunk = self.read1(size - len(data))
+            if not chunk:
+                break
+            data += chunk
+        return bytes(data)
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mojang-chat-local"
@@ -191,7 +344,28 @@ class _RequestHandler(BaseHTTPRequestHandler):
     # client's delayed ACK, ~40 ms added to every keep-alive response.
     disable_nagle_algorithm = True
     sys_version = ""
+    rbufsize = 0  # setup() makes the raw input, which _TimedReader buffers
     server: LocalServer
+    rfile: _TimedReader
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile = _TimedReader(cast(io.RawIOBase, self.rfile), self.connection)
+
+    def handle_one_request(self) -> None:
+        """Wait up to ``idle_seconds`` for a request to begin, then give it ``read_seconds``
+        to arrive (a timeout closes the connection; one mid-body is answered 408 first)."""
+        self.rfile.deadline = None
+        self.connection.settimeout(self.server.idle_seconds)
+        try:
+            begun = self.rfile.peek(1)
+        except OSError:  # the wait timed out, or the client or server_close ended it
+            begun = b""
+        if not begun:
+            self.close_connection = True
+            return
+        self.rfile.deadline = time.monotonic() + self.server.read_seconds
+        super().handle_one_request()
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
@@ -261,7 +435,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if length > MAX_REQUEST_BYTES:
             self._fail(413, "Request Entity Too Large")
             return None
-        body = self.rfile.read(length) if length else b""
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:
+            self._fail(
+                408,
+                f"Request Timeout: the body did not arrive within "
+                f"{self.server.read_seconds:g} seconds",
+            )
+            return None
         if len(body) < length:  # the client went away mid-body
             self.close_connection = True
             return None
@@ -272,6 +454,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._write(json_reply(status, {"message": message}, "local"))
 
     def _write(self, reply: Reply) -> None:
+        # The request is in (or given up on): a client gets the idle time to take the answer.
+        self.rfile.deadline = None
+        self.connection.settimeout(self.server.idle_seconds)
         self.send_response_only(reply.status)
         self.send_header("Date", self.date_time_string())
         for name, value in reply.headers:
@@ -298,7 +483,13 @@ def default_template() -> Path:
 
 @contextlib.contextmanager
 def running(
-    template: Path | None = None, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True
+    template: Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    quiet: bool = True,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    read_seconds: float = REQUEST_READ_SECONDS,
 ) -> Iterator[LocalServer]:
     """The local server on a background thread (tests, the offline demo), with the local
     AWS services the template needs; stopped and cleaned up on exit."""
@@ -306,11 +497,11 @@ def running(
     from mojang_chat.local.aws import local_aws
 
     app = Application.from_file(template or default_template())
-    api = LocalApi(app)
+    api = LocalApi(app, concurrency)
     with local_aws(app, api.invoke_function):
         container.reset()  # the clients are made anew from the environment set above
         try:
-            with serving(api, host, port, quiet=quiet) as server:
+            with serving(api, host, port, quiet=quiet, read_seconds=read_seconds) as server:
                 yield server
         finally:
             container.reset()
@@ -318,11 +509,16 @@ def running(
 
 @contextlib.contextmanager
 def serving(
-    api: LocalApi, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True
+    api: LocalApi,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    quiet: bool = True,
+    read_seconds: float = REQUEST_READ_SECONDS,
 ) -> Iterator[LocalServer]:
     """``api`` served on a background thread (whatever AWS services it needs already set up);
     stopped on exit."""
-    server = LocalServer(api, host, port, quiet=quiet)
+    server = LocalServer(api, host, port, quiet=quiet, read_seconds=read_seconds)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )

@@ -335,12 +335,28 @@ def fail_step(
     ``server_error``."""
     code: ErrorCode = "rate_limit_exceeded" if error.Error in _RATE_LIMIT_ERRORS else "server_error"
     last_error = LastError(code=code, message=_message(error))
-    logger.warning("run failed", extra={"run_id": run_id, "error": error.Error})
+    # Why, for whoever reads the log: where the task failed (its stack trace's frames, never
+    # the message, which may quote an upstream), and what the caller is told.
+    why = {"error": error.Error, "failed_at": _frames(error), "last_error": last_error.message}
+    logger.warning("run failed", extra={"run_id": run_id, **why})
     now = int(clock())
     run = transition(
         store, run_id, lambda r: r.finished(RunStatus.FAILED, now, last_error=last_error)
     )
     return _outcome(run)
+
+
+def _frames(error: CaughtError) -> list[str]:
+    """The ``File ..., line ..., in ...`` lines of a failed task's stack trace (Lambda's error
+    cause), innermost last; none for an error of the workflow's own (a timeout)."""
+    try:
+        cause = json.loads(error.Cause or "")
+    except ValueError:
+        return []
+    trace = cause.get("stackTrace") if isinstance(cause, dict) else None
+    if not isinstance(trace, list):
+        return []
+    return [str(frame).strip().splitlines()[0] for frame in trace if str(frame).strip()]
 
 
 def _message(error: CaughtError) -> str:
