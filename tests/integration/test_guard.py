@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
 
 from mojang_chat.local.server import serving
 from tests.aws import RunsStack, runs_stack, schema_errors
@@ -200,3 +201,22 @@ def test_a_run_whose_budget_runs_out_fails_rate_limited(
     assert run["last_error"]["code"] == "rate_limit_exceeded"
     assert "model budget for today" in run["last_error"]["message"]
     assert len(model.requests) == 1
+
+
+def test_chat_is_refused_by_name_when_the_usage_counters_cannot_be_reached(app_env: Any) -> None:
+    model, _ = app_env
+    # Given a usage table that does not exist (deleted, or a wrong name in the configuration)
+    with pytest.MonkeyPatch.context() as monkeypatch, mock_aws():
+        use_settings(monkeypatch, USAGE_TABLE_NAME="no-such-table")
+        calls = len(model.requests)
+
+        # When a question comes
+        response = ask("203.0.113.9")
+
+        # Then it is refused, closed, with a 503 that names the cause, and the model not called
+        assert response["statusCode"] == 503
+        body = json.loads(response["body"])
+        assert body["error"]["type"] == "guard_unavailable"
+        assert "usage counters" in body["error"]["message"]
+        assert "no-such-table" not in response["body"]
+        assert len(model.requests) == calls

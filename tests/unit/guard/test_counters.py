@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mojang_chat.guard import Counters, DynamoCounters, MemoryCounters
+from mojang_chat.guard import Counters, CountersUnavailable, DynamoCounters, MemoryCounters
 from mojang_chat.local.aws import dynamodb_one_request_at_a_time
 from tests.helpers import FakeClock
 
@@ -93,3 +93,11 @@ def test_racing_threads_never_take_more_than_the_limit(counters: Counters) -> No
     assert admitted.count(True) == 25
     assert not counters.add("race", 0, expires_at=160, limit=25)
     assert counters.add("race", 0, expires_at=160, limit=26)
+
+
+def test_a_counter_table_that_cannot_be_reached_admits_nothing() -> None:
+    with mock_aws(), dynamodb_one_request_at_a_time():
+        counters = DynamoCounters(boto3.client("dynamodb", region_name="us-east-1"), "missing")
+
+        with pytest.raises(CountersUnavailable, match="usage counters could not be reached"):
+            counters.add("client:x", 1, expires_at=2_000_000_000, limit=10)

@@ -2,7 +2,12 @@
 (DynamoDB when deployed, memory in one process)."""
 
 from mojang_chat.guard.counters import Counters, DynamoCounters, MemoryCounters
-from mojang_chat.guard.errors import BudgetExhausted, ClientLimited, GuardRefused
+from mojang_chat.guard.errors import (
+    BudgetExhausted,
+    ClientLimited,
+    CountersUnavailable,
+    GuardRefused,
+)
 from mojang_chat.guard.guard import (
     DAY_SECONDS,
     MINUTE_SECONDS,
@@ -21,6 +26,7 @@ __all__ = [
     "Budgets",
     "ClientLimited",
     "Counters",
+    "CountersUnavailable",
     "DynamoCounters",
     "Guard",
     "GuardRefused",

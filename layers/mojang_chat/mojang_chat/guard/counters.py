@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from mojang_chat.guard.errors import COUNTERS_UNAVAILABLE, CountersUnavailable
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -71,8 +73,13 @@ class DynamoCounters:
         if limit is not None:
             values[":limit"] = {"N": str(limit)}
             request["ConditionExpression"] = "attribute_not_exists(n) OR n < :limit"
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             self._client.update_item(**request)
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
+        except (BotoCoreError, ClientError) as error:
+            # Unknown usage admits nothing: the budget is safe, and the caller is told why.
+            raise CountersUnavailable(COUNTERS_UNAVAILABLE) from error
         return True

@@ -7,6 +7,7 @@ from __future__ import annotations
 REQUESTS_PER_MINUTE_REACHED = "too many questions from this address: at most {limit} a minute"
 CLIENT_TOKENS_REACHED = "this address has used its model budget for today ({limit} tokens)"
 TOKENS_PER_DAY_REACHED = "the service has used its model budget for today; try again tomorrow"
+COUNTERS_UNAVAILABLE = "the service's usage counters could not be reached; try again shortly"
 
 
 class GuardRefused(Exception):
@@ -24,6 +25,11 @@ class ClientLimited(GuardRefused):
         super().__init__(message, retry_after)
         # What ran out, in OpenAI's words for a rate limit's type: "requests" or "tokens".
         self.unit = unit
+
+
+class CountersUnavailable(Exception):
+    """The guard's counters could not be read or written: model work is refused (closed, never
+    open), and the caller is told the service is unavailable, not that it broke."""
 
 
 class BudgetExhausted(GuardRefused):

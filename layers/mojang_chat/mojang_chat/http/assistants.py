@@ -30,7 +30,7 @@ from mojang_chat import container
 from mojang_chat.chat.loop import SYSTEM_PROMPT, build_messages
 from mojang_chat.core.observability import logger
 from mojang_chat.core.settings import ConfigurationError, get_settings
-from mojang_chat.guard import BudgetExhausted, ClientLimited
+from mojang_chat.guard import BudgetExhausted, ClientLimited, CountersUnavailable
 from mojang_chat.http.errors import (
     ApiError,
     OpenAIErrorResponse,
@@ -185,7 +185,8 @@ ERRORS = {
     "its runs per minute or its tokens per day (code `rate_limit_exceeded`, with `Retry-After`).",
     500: "The service is misconfigured or failed.",
     503: "Creating a run: the service's model budget for the day is spent (code "
-    "`budget_exhausted`, with `Retry-After`).",
+    "`budget_exhausted`, with `Retry-After`), or its usage counters cannot be reached (code "
+    "`guard_unavailable`).",
 }
 
 
@@ -355,6 +356,10 @@ def runs_api() -> JsonApi:
     def budget_exhausted(error: BudgetExhausted) -> Response[str]:
         return openai_error(503, str(error), code="budget_exhausted", retry_after=error.retry_after)
 
+    def guard_unavailable(error: CountersUnavailable) -> Response[str]:
+        logger.error("usage counters unavailable", exc_info=error)
+        return openai_error(503, str(error), code="guard_unavailable")
+
     def misconfigured(error: ConfigurationError) -> Response[str]:
         logger.error("configuration error", extra={"error": str(error)})
         return openai_error(500, str(error), code="configuration_error")
@@ -370,6 +375,7 @@ def runs_api() -> JsonApi:
     app.exception_handler(NotFoundError)(no_route)
     app.exception_handler(ClientLimited)(rate_limited)
     app.exception_handler(BudgetExhausted)(budget_exhausted)
+    app.exception_handler(CountersUnavailable)(guard_unavailable)
     app.exception_handler(ConfigurationError)(misconfigured)
     app.exception_handler(Exception)(unexpected)
     return app

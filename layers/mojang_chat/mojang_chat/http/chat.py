@@ -22,7 +22,7 @@ from mojang_chat.core.deadline import Deadline, DeadlineExceeded
 from mojang_chat.core.observability import logger
 from mojang_chat.core.settings import ConfigurationError, ModelNotConfigured, get_settings
 from mojang_chat.core.statuses import TERMINAL_STATUSES, RunStatus
-from mojang_chat.guard import BudgetExhausted, ClientLimited, GuardRefused
+from mojang_chat.guard import BudgetExhausted, ClientLimited, CountersUnavailable, GuardRefused
 from mojang_chat.http.errors import (
     ChatErrorResponse,
     chat_error_body,
@@ -118,7 +118,8 @@ ERRORS = {
     500: "A setting is invalid (the message names it), or a bug (quote the request id).",
     502: "The model server answered with an error.",
     503: "The model is unavailable, rate-limited, or not configured; or the service's model "
-    "budget for the day is spent (`budget_exhausted`, with `Retry-After`).",
+    "budget for the day is spent (`budget_exhausted`, with `Retry-After`), or its usage "
+    "counters cannot be reached (`guard_unavailable`).",
     504: "No answer within the request's deadline.",
 }
 
@@ -127,6 +128,7 @@ ERRORS = {
 ERROR_STATUSES: dict[type[Exception], tuple[int, str]] = {
     ClientLimited: (429, "rate_limited"),
     BudgetExhausted: (503, "budget_exhausted"),
+    CountersUnavailable: (503, "guard_unavailable"),
     ModelRateLimited: (503, "model_rate_limited"),
     ModelUnavailable: (503, "model_unavailable"),
     ModelNotConfigured: (503, "model_not_configured"),
@@ -221,6 +223,8 @@ def chat_api() -> JsonApi:
             headers["Retry-After"] = str(error.retry_after)
         if status == 500:
             logger.error("configuration error", extra={"error": str(error)})
+        if isinstance(error, CountersUnavailable):
+            logger.error("usage counters unavailable", exc_info=error)
         return app.error(status, error_type, str(error), headers)
 
     def not_found(error: NotFoundError) -> Response[str]:
