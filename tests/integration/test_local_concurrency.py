@@ -33,6 +33,14 @@ from tests.helpers import TEMPLATE
 TERMINAL = {status.value for status in TERMINAL_STATUSES}
 
 
+@pytest.fixture(autouse=True)
+def _one_address_may_load_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every caller here is 127.0.0.1: the cost guard's per-client limits (on by default) would
+    refuse the load itself. The guard has tests of its own (tests/integration/test_guard.py)."""
+    monkeypatch.setenv("CLIENT_REQUESTS_PER_MINUTE", "0")
+    monkeypatch.setenv("CLIENT_TOKENS_PER_DAY", "0")
+
+
 def question(name: str) -> str:
     """A question the stand-in model answers from the question alone (no Mojang lookup)."""
     return f"what is the offline uuid of {name}?"
