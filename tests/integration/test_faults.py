@@ -45,6 +45,8 @@ EVERY_TRY = 8
 # The Lambda remaining time /chat is given, and the deadline each row must finish inside.
 CHAT_SECONDS = 4.0
 UNAVAILABLE = "Mojang API unavailable"
+# The step deadline of the rows about deadlines: 1.5 s of it for the work.
+DEADLINE_ROW_STEP_SECONDS = "3"
 
 __all__ = ["runs_stack"]  # the fixture, imported for pytest
 
@@ -78,6 +80,9 @@ class Row:
     uncached: bool = False
     settings: dict[str, str] = field(default_factory=dict)
     incomplete_reason: str = "max_tool_rounds"
+    # A run step's deadline: short only where the row is about the deadline, so that a
+    # loaded machine cannot push a row that should complete past it.
+    step_seconds: str = "10"
 
 
 def script(*steps: fake_model.Step) -> Callable[[Upstreams], None]:
@@ -247,6 +252,7 @@ FAULTS = [
         ("failed", "server_error"),
         "504 `deadline_exceeded`, inside the Lambda's remaining time",
         "`failed`, `server_error` (the step's deadline; `expired` past `expires_at`)",
+        step_seconds=DEADLINE_ROW_STEP_SECONDS,
     ),
     Row(
         "model body is not JSON",
@@ -311,6 +317,7 @@ FAULTS = [
         ("failed", "server_error"),
         "504 `deadline_exceeded` by the deadline (the whole call is bounded, not each read)",
         "`failed`, `server_error` at the step's deadline (not retried)",
+        step_seconds=DEADLINE_ROW_STEP_SECONDS,
     ),
     Row(
         "model answer of 20 MB",
@@ -402,6 +409,7 @@ FAULTS = [
         "504 `deadline_exceeded`, inside the Lambda's remaining time",
         "`failed`, `server_error`; the lookup reported timed out",
         uncached=True,
+        step_seconds=DEADLINE_ROW_STEP_SECONDS,
     ),
     Row(
         "the day's token budget (`TOKENS_PER_DAY`) runs out mid-question",
@@ -557,8 +565,10 @@ def test_run_fault(
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # Given the fault; each workflow step has a 3 s deadline (1.5 s of it for the work)
-    use_settings(upstreams.monkeypatch, MODEL_MAX_RETRIES="0", REQUEST_DEADLINE_SECONDS="3")
+    # Given the fault, and the row's step deadline (half of it for the work)
+    use_settings(
+        upstreams.monkeypatch, MODEL_MAX_RETRIES="0", REQUEST_DEADLINE_SECONDS=row.step_seconds
+    )
     prepare(row, upstreams, caplog)
 
     # When a run is created and polled to its end
