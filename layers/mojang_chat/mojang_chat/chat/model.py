@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
@@ -86,8 +86,10 @@ class ChatModel(Protocol):
         messages: Sequence[dict[str, Any]],
         tools: Sequence[dict[str, Any]],
         deadline: Deadline,
+        options: Mapping[str, Any] | None = None,
     ) -> ModelTurn:
-        """One completion of ``messages`` with ``tools``, within ``deadline``."""
+        """One completion of ``messages`` with ``tools``, within ``deadline``; ``options``
+        are a run's ``tool_choice``, ``parallel_tool_calls`` and ``max_completion_tokens``."""
         ...
 
 
@@ -124,6 +126,7 @@ class Model:
         messages: Sequence[dict[str, Any]],
         tools: Sequence[dict[str, Any]],
         deadline: Deadline,
+        options: Mapping[str, Any] | None = None,
     ) -> ModelTurn:
         """One completion; transient failures are retried while the deadline allows. The
         whole call, however slowly the server sends its bytes, ends by the deadline."""
@@ -134,7 +137,7 @@ class Model:
             timeout = deadline.check("a model call")
             started = time.monotonic()
             try:
-                call = partial(self._create, messages, tools, timeout, deadline)
+                call = partial(self._create, messages, tools, timeout, deadline, options or {})
                 data = call_by(deadline, "the model call", call)
             except DeadlineExceeded:
                 count("ModelErrors")
@@ -190,6 +193,7 @@ class Model:
         tools: Sequence[dict[str, Any]],
         timeout: float,
         deadline: Deadline,
+        options: Mapping[str, Any],
     ) -> Any:
         """``POST /chat/completions`` through the client's own request path (auth, timeout,
         errors mapped to ``openai`` exceptions), the body read by us: at most
@@ -211,6 +215,13 @@ class Model:
         }
         if tools:
             body["tools"] = list(tools)
+            for name in ("tool_choice", "parallel_tool_calls"):
+                if options.get(name) is not None:
+                    body[name] = options[name]
+        # A caller may ask for fewer completion tokens than the deployment allows, never more.
+        asked = options.get("max_completion_tokens")
+        if asked is not None:
+            body["max_completion_tokens"] = min(int(asked), self._max_completion_tokens)
         response = self._client.post(
             "/chat/completions",
             body=body,

@@ -98,6 +98,10 @@ class Settings(BaseModel):
     run_state_machine_arn: str | None = Field(None, alias="RUN_STATE_MACHINE_ARN")
     run_expires_seconds: int = Field(600, alias="RUN_EXPIRES_SECONDS", ge=1, le=780)
     runs_retention_days: int = Field(7, alias="RUNS_RETENTION_DAYS", ge=1, le=365)
+    # A thread's size: the most messages it holds, and the most of its history (in estimated
+    # tokens) one model call is sent; older items are left out first (docs/assistants.md).
+    thread_max_messages: int = Field(1000, alias="THREAD_MAX_MESSAGES", ge=1, le=100_000)
+    max_context_tokens: int = Field(16_000, alias="MAX_CONTEXT_TOKENS", ge=1000, le=1_000_000)
 
     # A shared secret that server-to-server callers send (``X-Api-Key``, see http/resolver.py):
     # locally the value itself; deployed, the name of the Secrets Manager secret holding it.

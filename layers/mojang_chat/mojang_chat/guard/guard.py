@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,10 +138,11 @@ class MeteredModel:
         messages: Sequence[dict[str, Any]],
         tools: Sequence[dict[str, Any]],
         deadline: Deadline,
+        options: Mapping[str, Any] | None = None,
     ) -> ModelTurn:
         """One call of the wrapped model, if the budgets allow it."""
         self._guard.check_tokens(self._client)
-        turn = self._model.complete(messages, tools, deadline)
+        turn = self._model.complete(messages, tools, deadline, options)
         self._guard.count_tokens(self._client, turn.usage.total_tokens)
         return turn
 

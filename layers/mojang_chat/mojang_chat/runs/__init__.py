@@ -1,26 +1,29 @@
-"""The conversation core: runs on threads and their records, the store (a DynamoDB adapter),
-the workflow (a Step Functions adapter), the service behind the endpoints, and the steps the
-workflow runs.
+"""The conversation core: assistants, threads and their items (messages, run steps), runs,
+the store (a DynamoDB adapter), the workflow (a Step Functions adapter), the service behind
+every front door, and the steps the workflow runs.
 
 ``run_step`` (the workflow's entry point) is imported on first use (PEP 562): it wires the
-container's clients, which the runs API and the records' readers never need.
+container's clients, which the API and the records' readers never need.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mojang_chat.runs.errors import CannotCancel, RunConflict, RunNotFound
+from mojang_chat.runs.errors import CannotCancel, InvalidRequest, NotFound, RunConflict
 from mojang_chat.runs.records import (
     ASSISTANT_ID,
+    AssistantRecord,
     LastError,
     MessageRecord,
+    RunOptions,
     RunRecord,
+    StepRecord,
     ThreadRecord,
     ToolCallRecord,
 )
-from mojang_chat.runs.service import Runs
-from mojang_chat.runs.store import DynamoRunStore, RunStore
+from mojang_chat.runs.service import Conversations, Listed, NewMessage, ThreadLimits
+from mojang_chat.runs.store import DynamoRunStore, Page, RunStore
 from mojang_chat.runs.workflow import (
     STEP_GRACE_SECONDS,
     WORKFLOW_TIMEOUT_SECONDS,
@@ -35,16 +38,24 @@ __all__ = [
     "ASSISTANT_ID",
     "STEP_GRACE_SECONDS",
     "WORKFLOW_TIMEOUT_SECONDS",
+    "AssistantRecord",
     "CannotCancel",
+    "Conversations",
     "DynamoRunStore",
+    "InvalidRequest",
     "LastError",
+    "Listed",
     "MessageRecord",
+    "NewMessage",
+    "NotFound",
+    "Page",
     "RunConflict",
-    "RunNotFound",
+    "RunOptions",
     "RunRecord",
     "RunStore",
-    "Runs",
     "StepFunctionsWorkflow",
+    "StepRecord",
+    "ThreadLimits",
     "ThreadRecord",
     "ToolCallRecord",
     "Workflow",

@@ -1,28 +1,35 @@
-"""The service behind the runs endpoints: create a thread and its run, read a run (reconciled
-with its execution when the workflow should have ended it), cancel it, list a thread's
-messages. The store and the workflow come in as adapters; this module knows neither AWS nor
-any API's shapes."""
+"""The conversation core's service, behind every front door: assistants, threads and their
+messages, runs (started on the workflow, read reconciled with it, cancelled, resumed with the
+caller's tool outputs) and run steps. The store and the workflow come in as adapters; this
+module knows neither AWS nor any API's shapes.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from mojang_chat.core.observability import logger
 from mojang_chat.core.statuses import RunStatus
-from mojang_chat.runs.errors import CannotCancel, RunNotFound
+from mojang_chat.runs.errors import CannotCancel, InvalidRequest, NotFound
 from mojang_chat.runs.records import (
     ASSISTANT_ID,
+    DEFAULT_ASSISTANT,
+    AssistantRecord,
     Clock,
+    IdPrefix,
     LastError,
     MessageRecord,
+    RunOptions,
     RunRecord,
+    StepRecord,
     ThreadRecord,
     is_id,
     new_id,
 )
-from mojang_chat.runs.store import RunStore, transition
+from mojang_chat.runs.store import Page, RunStore, transition
 from mojang_chat.runs.workflow import STEP_GRACE_SECONDS, Workflow
 
 if TYPE_CHECKING:
@@ -38,23 +45,50 @@ _ENDED_EXECUTIONS: Mapping[ExecutionStatusType | None, tuple[RunStatus, str]] = 
 }
 
 
+@dataclass(frozen=True)
+class NewMessage:
+    """A message a caller adds to a thread."""
+
+    role: Literal["user", "assistant"]
+    text: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A page of a list, and whether more follow it."""
+
+    data: list[Any]
+    has_more: bool
+
+
 def needs_reconciling(run: RunRecord, now: float) -> bool:
-    """True when the workflow should have ended this open run by now, or a client is
-    cancelling it; every other read is the one ``GetItem`` alone."""
+    """True when the workflow should have ended this open run by now, a client is cancelling
+    it, or it waits for the caller past its ``expires_at``; every other read is the one
+    ``GetItem`` alone."""
     if run.status.terminal:
         return False
     if run.status is RunStatus.CANCELLING:
         return True
     due = run.expires_at if run.expires_at is not None else run.created_at
+    if run.status is RunStatus.REQUIRES_ACTION:
+        return now >= due
     return now >= due + STEP_GRACE_SECONDS
 
 
 def reconcile(run: RunRecord, store: RunStore, workflow: Workflow, now: float) -> RunRecord:
     """End an open run whose execution has ended (aborted, timed out, failed outside a
     ``Catch``, or stopped by a cancel), from the execution's status; a run whose execution
-    still runs is left to it."""
+    still runs is left to it, unless it waits for the caller past its ``expires_at``: then it
+    ends ``expired`` and its execution is stopped."""
     if not needs_reconciling(run, now):
         return run
+    if run.status is RunStatus.REQUIRES_ACTION:
+        expired = transition(
+            store, run.thread_id, run.id, lambda r: r.finished(RunStatus.EXPIRED, int(now))
+        )
+        _release(workflow, run)
+        return expired
     status = workflow.describe(run.id)
     if status in ("RUNNING", "PENDING_REDRIVE"):
         return run
@@ -64,11 +98,44 @@ def reconcile(run: RunRecord, store: RunStore, workflow: Workflow, now: float) -
         "run reconciled with its execution",
         extra={"run_id": run.id, "execution_status": status, "run_status": run.status.value},
     )
-    return transition(store, run.id, lambda r: r.finished(ending, int(now), last_error=error))
+    return transition(
+        store, run.thread_id, run.id, lambda r: r.finished(ending, int(now), last_error=error)
+    )
 
 
-class Runs:
-    """Create, read and cancel runs; list a thread's messages. The adapters come in."""
+def _release(workflow: Workflow, waiting: RunRecord) -> None:
+    """Let the execution of a run that waited for the caller go on, now that the run no longer
+    waits: its model step finds the run ended (or cancelling) and ends the execution as the
+    run says. (Stopping a waiting execution instead would leave the wait to time out.)"""
+    if waiting.task_token is None:
+        return
+    try:
+        workflow.resume(waiting.task_token)
+    except Exception:
+        # The wait times out at expires_at; its model step then ends the run.
+        logger.exception("could not release the run's workflow", extra={"run_id": waiting.id})
+
+
+def _valid(
+    prefix: IdPrefix, value: str, kind: Literal["assistant", "thread", "message", "run", "step"]
+) -> str:
+    if not is_id(prefix, value):
+        raise NotFound(kind, value)
+    return value
+
+
+@dataclass(frozen=True)
+class ThreadLimits:
+    """The bounds of what callers store."""
+
+    # The most messages one thread holds.
+    thread_max_messages: int
+    # The longest tool output a caller may submit, in characters.
+    tool_output_max_chars: int
+
+
+class Conversations:
+    """Assistants, threads, messages, runs and run steps. The adapters come in."""
 
     def __init__(
         self,
@@ -76,96 +143,263 @@ class Runs:
         workflow: Workflow,
         *,
         model: str,
-        instructions: str,
-        tools: Sequence[dict[str, Any]],
         expires_seconds: int,
         retention_seconds: int,
+        limits: ThreadLimits,
         clock: Clock = time.time,
     ) -> None:
         self.store = store
         self._workflow = workflow
-        self._model = model
-        self._instructions = instructions
-        self._tools = [dict(tool) for tool in tools]
+        self.model = model
         self._expires_seconds = expires_seconds
         self._retention_seconds = retention_seconds
+        self.limits = limits
         self._clock = clock
 
-    def create_thread_and_run(
-        self,
-        messages: Sequence[tuple[Literal["user", "assistant"], str, dict[str, str]]],
-        conversation: list[dict[str, Any]],
-        *,
-        thread_metadata: dict[str, str],
-        run_metadata: dict[str, str],
-        client: str | None = None,
-    ) -> RunRecord:
-        """A new thread holding ``messages`` (role, text, metadata) and a queued run on it,
-        whose workflow has been started. ``conversation`` is what the model is sent;
-        ``client`` is whom the cost guard counts the run's tokens against."""
-        now = int(self._clock())
-        thread_id, run_id = new_id("thread"), new_id("run")
-        ttl = now + self._retention_seconds
+    def _now(self) -> int:
+        return int(self._clock())
+
+    def _ttl(self) -> int:
+        return self._now() + self._retention_seconds
+
+    # --- assistants
+
+    def create_assistant(self, **fields: Any) -> AssistantRecord:
+        """A new assistant (``AssistantRecord``'s fields but its id and time)."""
+        assistant = AssistantRecord(id=new_id("asst"), created_at=self._now(), **fields)
+        self.store.put_assistant(assistant)
+        return assistant
+
+    def assistant(self, assistant_id: str) -> AssistantRecord:
+        """The assistant; the built-in one always exists."""
+        if assistant_id == ASSISTANT_ID:
+            return DEFAULT_ASSISTANT
+        found = self.store.get_assistant(_valid("asst", assistant_id, "assistant"))
+        if found is None:
+            raise NotFound("assistant", assistant_id)
+        return found
+
+    def list_assistants(self, page: Page) -> Listed:
+        """A page of the created assistants (the built-in one is not listed: it is not the
+        caller's)."""
+        return _listed(self.store.list_assistants(page), page)
+
+    def modify_assistant(self, assistant_id: str, **changes: Any) -> AssistantRecord:
+        """The assistant with ``changes`` (fields left out stay as they were)."""
+        if assistant_id == ASSISTANT_ID:
+            raise InvalidRequest(
+                f"The built-in assistant '{ASSISTANT_ID}' cannot be modified.", param="assistant_id"
+            )
+        changed = self.assistant(assistant_id).model_copy(update=changes)
+        changed = AssistantRecord.model_validate(changed.model_dump())
+        self.store.put_assistant(changed)
+        return changed
+
+    def delete_assistant(self, assistant_id: str) -> None:
+        if assistant_id == ASSISTANT_ID:
+            raise InvalidRequest(
+                f"The built-in assistant '{ASSISTANT_ID}' cannot be deleted.", param="assistant_id"
+            )
+        if not self.store.delete_assistant(_valid("asst", assistant_id, "assistant")):
+            raise NotFound("assistant", assistant_id)
+
+    # --- threads
+
+    def create_thread(
+        self, messages: Sequence[NewMessage], metadata: Mapping[str, str]
+    ) -> ThreadRecord:
+        """A new thread holding ``messages``."""
+        self._check_room(0, len(messages))
+        now, ttl = self._now(), self._ttl()
         thread = ThreadRecord(
-            id=thread_id,
+            id=new_id("thread"),
             created_at=now,
-            run_id=run_id,
-            metadata=thread_metadata,
-            messages=[
-                MessageRecord(
-                    id=new_id("msg"),
-                    thread_id=thread_id,
-                    created_at=now,
-                    role=role,
-                    text=text,
-                    metadata=metadata,
-                )
-                for role, text, metadata in messages
-            ],
-            conversation=conversation,
+            metadata=dict(metadata),
+            message_count=len(messages),
             ttl=ttl,
         )
+        self.store.create_thread(thread, [self._message(thread.id, m, now, ttl) for m in messages])
+        return thread
+
+    def thread(self, thread_id: str) -> ThreadRecord:
+        found = self.store.get_thread(_valid("thread", thread_id, "thread"), consistent=True)
+        if found is None:
+            raise NotFound("thread", thread_id)
+        return found
+
+    def modify_thread(self, thread_id: str, metadata: Mapping[str, str]) -> ThreadRecord:
+        changed = self.thread(thread_id).model_copy(update={"metadata": dict(metadata)})
+        if not self.store.put_thread(changed):
+            raise NotFound("thread", thread_id)
+        return changed
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete the thread and everything in it; its active run, if any, is cancelled."""
+        thread = self.thread(thread_id)
+        if thread.last_run_id is not None:
+            run = self.store.get_run(thread_id, thread.last_run_id, consistent=True)
+            if run is not None and not run.status.terminal:
+                self.cancel(thread_id, run.id)
+        self.store.delete_thread(thread_id)
+
+    # --- messages
+
+    def add_message(self, thread_id: str, message: NewMessage) -> MessageRecord:
+        """Add a message to the thread; refused while a run is active on it."""
+        thread = self.thread(thread_id)
+        active = self._active_run(thread)
+        if active is not None:
+            raise InvalidRequest(
+                f"Can't add messages to {thread_id} while a run {active.id} is active.",
+                param="thread_id",
+            )
+        record = self._message(thread_id, message, self._now(), self._ttl())
+        self._add(thread, [record])
+        return record
+
+    def message(self, thread_id: str, message_id: str) -> MessageRecord:
+        self.thread(thread_id)
+        found = self.store.get_message(thread_id, _valid("msg", message_id, "message"))
+        if found is None:
+            raise NotFound("message", message_id)
+        return found
+
+    def modify_message(
+        self, thread_id: str, message_id: str, metadata: Mapping[str, str]
+    ) -> MessageRecord:
+        changed = self.message(thread_id, message_id).model_copy(
+            update={"metadata": dict(metadata)}
+        )
+        if not self.store.put_message(changed):
+            raise NotFound("message", message_id)
+        return changed
+
+    def delete_message(self, thread_id: str, message_id: str) -> None:
+        self.message(thread_id, message_id)
+        if not self.store.delete_message(thread_id, message_id):
+            raise NotFound("message", message_id)
+
+    def list_messages(self, thread_id: str, page: Page, run_id: str | None = None) -> Listed:
+        """A page of the thread's messages (those a run created, when ``run_id`` is given)."""
+        self.thread(thread_id)
+        if run_id is None:
+            return _listed(self.store.list_messages(thread_id, page), page)
+        # A run creates one message at most: filter the thread's, page by page.
+        found = [
+            m
+            for m in self._all(lambda p: self.store.list_messages(thread_id, p), page.order)
+            if m.run_id == run_id
+        ]
+        return _slice(found, page)
+
+    # --- runs
+
+    def create_run(
+        self,
+        thread_id: str,
+        assistant_id: str,
+        options: RunOptions,
+        additional_messages: Sequence[NewMessage] = (),
+        *,
+        client: str | None = None,
+    ) -> RunRecord:
+        """A queued run of the assistant on the thread, whose workflow has been started;
+        ``additional_messages`` are added to the thread first. ``client`` is whom the cost
+        guard counts the run's tokens against."""
+        assistant = self.assistant(assistant_id)
+        thread = self.thread(thread_id)
+        active = self._active_run(thread)
+        if active is not None:
+            raise _already_active(thread_id, active.id)
+        now, ttl = self._now(), self._ttl()
+        if additional_messages:
+            self._add(thread, [self._message(thread_id, m, now, ttl) for m in additional_messages])
         run = RunRecord(
-            id=run_id,
+            id=new_id("run"),
             thread_id=thread_id,
-            assistant_id=ASSISTANT_ID,
+            assistant_id=assistant.id,
             created_at=now,
             status=RunStatus.QUEUED,
-            model=self._model,
-            instructions=self._instructions,
-            tools=self._tools,
-            metadata=run_metadata,
+            model=self.model,
+            instructions=_instructions(assistant, options),
+            tools=assistant.tools if options.tools is None else options.tools,
+            tool_choice=options.tool_choice,
+            parallel_tool_calls=options.parallel_tool_calls,
+            max_completion_tokens=options.max_completion_tokens,
+            max_prompt_tokens=options.max_prompt_tokens,
+            last_messages=options.last_messages,
+            metadata=options.metadata,
             expires_at=now + self._expires_seconds,
             client=client,
             ttl=ttl,
         )
-        self.store.create(thread, run)
+        if not self.store.start_run(run, thread.last_run_id):
+            latest = self.thread(thread_id).last_run_id or "?"
+            raise _already_active(thread_id, latest)
+        return self._start(run)
+
+    def create_thread_and_run(
+        self,
+        messages: Sequence[NewMessage],
+        thread_metadata: Mapping[str, str],
+        assistant_id: str,
+        options: RunOptions,
+        *,
+        client: str | None = None,
+    ) -> RunRecord:
+        """A new thread holding ``messages``, and a queued run on it."""
+        self.assistant(assistant_id)
+        thread = self.create_thread(messages, thread_metadata)
+        return self.create_run(thread.id, assistant_id, options, client=client)
+
+    def _start(self, run: RunRecord) -> RunRecord:
         try:
-            self._workflow.start(run_id, thread_id)
+            self._workflow.start(run.id, run.thread_id)
         except Exception:
-            logger.exception("could not start the run's workflow", extra={"run_id": run_id})
+            logger.exception("could not start the run's workflow", extra={"run_id": run.id})
             error = LastError(code="server_error", message="the run could not be started")
+            now = self._now()
             return transition(
-                self.store, run_id, lambda r: r.finished(RunStatus.FAILED, now, last_error=error)
+                self.store,
+                run.thread_id,
+                run.id,
+                lambda r: r.finished(RunStatus.FAILED, now, last_error=error),
             )
         return run
 
-    def get(self, thread_id: str, run_id: str) -> RunRecord:
+    def run(self, thread_id: str, run_id: str) -> RunRecord:
         """The run as it stands (reconciled with its execution when it should have ended)."""
-        run = self.store.get_run(run_id) if is_id("run", run_id) else None
-        if run is None or run.thread_id != thread_id:
-            raise RunNotFound("run", run_id)
+        self.thread(thread_id)
+        run = self.store.get_run(thread_id, _valid("run", run_id, "run"))
+        if run is None:
+            raise NotFound("run", run_id)
         return reconcile(run, self.store, self._workflow, self._clock())
+
+    def list_runs(self, thread_id: str, page: Page) -> Listed:
+        self.thread(thread_id)
+        return _listed(self.store.list_runs(thread_id, page), page)
+
+    def modify_run(self, thread_id: str, run_id: str, metadata: Mapping[str, str]) -> RunRecord:
+        self.run(thread_id, run_id)
+        return transition(
+            self.store,
+            thread_id,
+            run_id,
+            lambda r: r.model_copy(update={"metadata": dict(metadata)}),
+        )
 
     def cancel(self, thread_id: str, run_id: str) -> RunRecord:
         """Ask the run to stop: ``cancelling`` now, ``cancelled`` once its execution has
         stopped. Cancelling a cancelling or cancelled run again is no error."""
-        self.get(thread_id, run_id)
-        run = transition(self.store, run_id, lambda r: r.cancel_requested())
+        before = self.run(thread_id, run_id)
+        run = transition(self.store, thread_id, run_id, lambda r: r.cancel_requested())
         if run.status is RunStatus.CANCELLED:
             return run
         if run.status.terminal:
             raise CannotCancel(run.status)
+        if before.status is RunStatus.REQUIRES_ACTION:
+            _release(self._workflow, before)
+            return run
         try:
             # An execution that never started stops nothing: the next read ends the run.
             self._workflow.stop(run_id, "RunCancelled", "the client cancelled the run")
@@ -174,14 +408,161 @@ class Runs:
             logger.exception("could not stop the run's workflow", extra={"run_id": run_id})
         return run
 
-    def messages(self, thread_id: str) -> list[MessageRecord]:
-        """The thread's messages, oldest first (a strong read: a client asks right after the
-        run ended, and an eventually consistent read could still miss the answer)."""
-        thread = (
-            self.store.get_thread(thread_id, consistent=True)
-            if is_id("thread", thread_id)
-            else None
+    def submit_tool_outputs(
+        self, thread_id: str, run_id: str, outputs: Sequence[tuple[str, str]]
+    ) -> RunRecord:
+        """The caller's outputs for the calls a ``requires_action`` run waits for, each call
+        answered exactly once: the run is ``queued`` again and its workflow resumes."""
+        run = self.run(thread_id, run_id)
+        if run.status is not RunStatus.REQUIRES_ACTION or run.step_id is None:
+            raise InvalidRequest(
+                f'Runs in status "{run.status.value}" do not accept tool outputs.',
+                param="run_id",
+            )
+        _check_outputs(run, outputs, self.limits.tool_output_max_chars)
+        self.store.save_outputs(thread_id, run_id, run.step_id, dict(outputs))
+        token = run.task_token
+        resumed = transition(
+            self.store,
+            thread_id,
+            run_id,
+            lambda r: r.resumed() if r.task_token == token else None,
         )
-        if thread is None:
-            raise RunNotFound("thread", thread_id)
-        return thread.messages
+        if resumed.status is not RunStatus.QUEUED or token is None:
+            raise InvalidRequest(
+                f'Runs in status "{resumed.status.value}" do not accept tool outputs.',
+                param="run_id",
+            )
+        if not self._workflow.resume(token):
+            # The wait had timed out (past ``expires_at``): the run can go no further.
+            now = self._now()
+            return transition(
+                self.store, thread_id, run_id, lambda r: r.finished(RunStatus.EXPIRED, now)
+            )
+        return resumed
+
+    # --- run steps
+
+    def step(self, thread_id: str, run_id: str, step_id: str) -> tuple[StepRecord, RunRecord]:
+        """The step, and its run (a step's status follows its run's)."""
+        run = self.run(thread_id, run_id)
+        found = self.store.get_step(thread_id, run_id, _valid("step", step_id, "step"))
+        if found is None:
+            raise NotFound("step", step_id)
+        return found, run
+
+    def list_steps(self, thread_id: str, run_id: str, page: Page) -> tuple[Listed, RunRecord]:
+        run = self.run(thread_id, run_id)
+        return _listed(self.store.list_steps(thread_id, run_id, page), page), run
+
+    # --- helpers
+
+    def _message(self, thread_id: str, message: NewMessage, now: int, ttl: int) -> MessageRecord:
+        return MessageRecord(
+            id=new_id("msg"),
+            thread_id=thread_id,
+            created_at=now,
+            role=message.role,
+            text=message.text,
+            metadata=dict(message.metadata),
+            ttl=ttl,
+        )
+
+    def _check_room(self, held: int, adding: int) -> None:
+        limit = self.limits.thread_max_messages
+        if held + adding > limit:
+            raise InvalidRequest(
+                f"A thread holds at most {limit} messages (THREAD_MAX_MESSAGES); this one "
+                f"holds {held}.",
+                param="messages",
+                code="thread_full",
+            )
+
+    def _add(self, thread: ThreadRecord, messages: Sequence[MessageRecord]) -> None:
+        self._check_room(thread.message_count, len(messages))
+        if not self.store.add_messages(thread.id, messages, self.limits.thread_max_messages):
+            latest = self.thread(thread.id)
+            self._check_room(latest.message_count, len(messages))
+            raise InvalidRequest("The thread changed meanwhile; try again.", param="thread_id")
+
+    def _active_run(self, thread: ThreadRecord) -> RunRecord | None:
+        if thread.last_run_id is None:
+            return None
+        run = self.store.get_run(thread.id, thread.last_run_id, consistent=True)
+        if run is None:
+            return None
+        run = reconcile(run, self.store, self._workflow, self._clock())
+        return None if run.status.terminal else run
+
+    @staticmethod
+    def _all(read: Any, order: Literal["asc", "desc"]) -> list[Any]:
+        found: list[Any] = []
+        after: str | None = None
+        while True:
+            page = read(Page(limit=100, order=order, after=after))
+            found += page[:100]
+            if len(page) <= 100:
+                return found
+            after = page[99].id
+
+
+def _instructions(assistant: AssistantRecord, options: RunOptions) -> str:
+    """The run's instructions: the run's own, else the assistant's, then the additional."""
+    base = options.instructions if options.instructions is not None else assistant.instructions
+    parts = [text for text in (base, options.additional_instructions) if text]
+    return "\n\n".join(parts)
+
+
+def _already_active(thread_id: str, run_id: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"Thread {thread_id} already has an active run {run_id}.", param="thread_id"
+    )
+
+
+def _check_outputs(run: RunRecord, outputs: Sequence[tuple[str, str]], max_chars: int) -> None:
+    """Each call the run waits for answered exactly once, by an output within the limit."""
+    expected = [call.id for call in run.client_calls]
+    seen: set[str] = set()
+    for index, (call_id, output) in enumerate(outputs):
+        param = f"tool_outputs[{index}]"
+        if call_id not in expected:
+            raise InvalidRequest(
+                f"No tool call found with id '{call_id}' (the run waits for: "
+                f"{', '.join(expected)}).",
+                param=f"{param}.tool_call_id",
+            )
+        if call_id in seen:
+            raise InvalidRequest(
+                f"Duplicate output for tool call '{call_id}'.", param=f"{param}.tool_call_id"
+            )
+        seen.add(call_id)
+        if len(output) > max_chars:
+            raise InvalidRequest(
+                f"A tool output is at most {max_chars} characters (TOOL_OUTPUT_MAX_CHARS); "
+                f"this one is {len(output)}.",
+                param=f"{param}.output",
+                code="string_above_max_length",
+            )
+    missing = [call_id for call_id in expected if call_id not in seen]
+    if missing:
+        raise InvalidRequest(
+            f"Expected tool outputs for call_ids {expected}, got {sorted(seen)}; missing: "
+            f"{', '.join(missing)}.",
+            param="tool_outputs",
+        )
+
+
+def _listed(records: list[Any], page: Page) -> Listed:
+    return Listed(data=records[: page.limit], has_more=len(records) > page.limit)
+
+
+def _slice(records: list[Any], page: Page) -> Listed:
+    """A page of records already in the page's order, after and before its ids."""
+    ids = [record.id for record in records]
+    if page.after in ids:
+        records = records[ids.index(page.after) + 1 :]
+    if page.before is not None:
+        ids = [record.id for record in records]
+        if page.before in ids:
+            records = records[: ids.index(page.before)]
+    return _listed(records, page)

@@ -1,7 +1,8 @@
 """The tasks of the runs workflow (functions/run_workflow.asl.json): one model call, one tool
-call, and the ending of a failed run. The workflow is the loop; these are the steps of the very
-same loop that ``chat.converse`` runs in one request (``Model.complete``, ``ToolRegistry.run``,
-``chat.turn_outcome``), with the run record as the state between them.
+call, the wait for the caller's tool outputs, and the ending of a failed run. The workflow is
+the loop; these are the steps of the very same loop that ``chat.converse`` runs in one request
+(``Model.complete``, ``ToolRegistry.run``, ``chat.turn_outcome``), with the run record and the
+thread's items as the state between them.
 
 Every step is safe to run twice (the workflow retries transient Lambda errors): it reads the
 record first and does nothing that the record says was done.
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -23,7 +25,6 @@ from mojang_chat.chat.loop import (
     calls_to_run,
     final_answer,
     over_budget,
-    tool_messages,
     turn_outcome,
 )
 from mojang_chat.chat.model import (
@@ -31,10 +32,11 @@ from mojang_chat.chat.model import (
     ChatModel,
     ModelFailed,
     ModelRateLimited,
+    ModelTurn,
     ModelUnavailable,
 )
 from mojang_chat.chat.registry import ToolRegistry
-from mojang_chat.chat.types import ToolCall
+from mojang_chat.chat.types import ToolCall, Usage
 from mojang_chat.core.deadline import Deadline, DeadlineExceeded, LambdaContextLike
 from mojang_chat.core.observability import logger
 from mojang_chat.core.settings import ConfigurationError, ModelNotConfigured, get_settings
@@ -42,7 +44,8 @@ from mojang_chat.core.statuses import RunStatus
 from mojang_chat.guard import UNKNOWN_CLIENT, BudgetExhausted, ClientLimited, Guard
 from mojang_chat.mojang.client import MojangClient
 from mojang_chat.mojang.tools import ToolContext, mojang_tools
-from mojang_chat.runs.errors import RunNotFound
+from mojang_chat.runs.conversation import conversation as runs_conversation
+from mojang_chat.runs.errors import NotFound
 from mojang_chat.runs.records import (
     CalledFunction,
     Clock,
@@ -50,6 +53,8 @@ from mojang_chat.runs.records import (
     LastError,
     MessageRecord,
     RunRecord,
+    StepCall,
+    StepRecord,
     ToolCallRecord,
     new_id,
 )
@@ -78,21 +83,38 @@ _RATE_LIMIT_ERRORS = frozenset(
 )
 
 
+# The wait for the caller outlasts the run's expires_at by this much.
+_WAIT_MARGIN_SECONDS = 2
+
+
 class ModelStep(BaseModel):
     """Call the model once for the run."""
 
     model_config = ConfigDict(extra="ignore")
     step: Literal["model"]
+    thread_id: str
     run_id: str
 
 
 class ToolStep(BaseModel):
-    """Run one of the tool calls the run waits for."""
+    """Run one of the server's tool calls the run's current step holds."""
 
     model_config = ConfigDict(extra="ignore")
     step: Literal["tool"]
+    thread_id: str
     run_id: str
+    step_id: str
     tool_call: ToolCallRecord
+
+
+class WaitStep(BaseModel):
+    """The workflow waits for the caller's tool outputs: keep its task token with the run."""
+
+    model_config = ConfigDict(extra="ignore")
+    step: Literal["wait"]
+    thread_id: str
+    run_id: str
+    task_token: str
 
 
 class CaughtError(BaseModel):
@@ -107,12 +129,19 @@ class FailStep(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     step: Literal["fail"]
+    thread_id: str
     run_id: str
     error: CaughtError
 
 
-StepInput = Annotated[ModelStep | ToolStep | FailStep, Field(discriminator="step")]
-_step_input: TypeAdapter[ModelStep | ToolStep | FailStep] = TypeAdapter(StepInput)
+class RunNotWaiting(RuntimeError):
+    """The run no longer waits for the caller (it was cancelled, or has ended): the workflow
+    goes on to the model step, which ends the run as its record says."""
+
+
+AnyStep = ModelStep | ToolStep | WaitStep | FailStep
+StepInput = Annotated[AnyStep, Field(discriminator="step")]
+_step_input: TypeAdapter[AnyStep] = TypeAdapter(StepInput)
 
 
 def run_step(event: Mapping[str, Any], context: LambdaContextLike | None) -> dict[str, Any]:
@@ -125,39 +154,48 @@ def run_step(event: Mapping[str, Any], context: LambdaContextLike | None) -> dic
     )
     if isinstance(step, ModelStep):
         return model_step(
+            step.thread_id,
             step.run_id,
             store=store,
             model=container.model(),
             tools=mojang_tools,
             limits=container.limits(),
+            context_tokens=settings.max_context_tokens,
             deadline=deadline,
             guard=container.guard(),
         )
     if isinstance(step, ToolStep):
         return tool_step(
-            step.run_id,
-            step.tool_call,
+            step,
             store=store,
             mojang=container.mojang(),
             tools=mojang_tools,
             max_chars=settings.tool_output_max_chars,
             deadline=deadline,
         )
-    return fail_step(step.run_id, step.error, store=store)
+    if isinstance(step, WaitStep):
+        return wait_step(step, store=store)
+    return fail_step(step.thread_id, step.run_id, step.error, store=store)
 
 
 def _outcome(run: RunRecord) -> dict[str, Any]:
-    """What the workflow's Choice state reads: the status, and the calls to map over."""
+    """What the workflow's Choice states read: the status, the server's calls to map over, and
+    whether the caller's calls are to be waited for after them."""
     return {
         "status": run.status.value,
-        "tool_calls": [call.model_dump(mode="json") for call in run.tool_calls],
+        "step_id": run.step_id,
+        "tool_calls": [call.model_dump(mode="json") for call in run.server_calls],
+        "waits": bool(run.client_calls) and not run.status.terminal,
+        # How long the wait for the caller may last: until the run expires (and a moment
+        # more, so that the model step that follows a timeout finds it expired).
+        "wait_seconds": max(1, (run.expires_at or 0) - int(time.time()) + _WAIT_MARGIN_SECONDS),
     }
 
 
-def _load(store: RunStore, run_id: str) -> RunRecord:
-    run = store.get_run(run_id, consistent=True)
+def _load(store: RunStore, thread_id: str, run_id: str) -> RunRecord:
+    run = store.get_run(thread_id, run_id, consistent=True)
     if run is None:
-        raise RunNotFound("run", run_id)
+        raise NotFound("run", run_id)
     return run
 
 
@@ -166,46 +204,55 @@ def _ended(run: RunRecord, store: RunStore, now: int) -> RunRecord | None:
     cancelling it, or it has expired. None when the work may go on."""
     if run.status.terminal:
         return run
+    change: Callable[[RunRecord], RunRecord | None] | None = None
     if run.status is RunStatus.CANCELLING:
-        return transition(store, run.id, lambda r: r.finished(RunStatus.CANCELLED, now))
-    if run.expires_at is not None and now >= run.expires_at:
-        return transition(store, run.id, lambda r: r.finished(RunStatus.EXPIRED, now))
-    return None
+        change = lambda r: r.finished(RunStatus.CANCELLED, now)  # noqa: E731
+    elif run.expires_at is not None and now >= run.expires_at:
+        change = lambda r: r.finished(RunStatus.EXPIRED, now)  # noqa: E731
+    if change is None:
+        return None
+    return transition(store, run.thread_id, run.id, change)
+
+
+def offered_tools(run: RunRecord, server: ToolRegistry) -> tuple[list[dict[str, Any]], set[str]]:
+    """The tools the model is offered for the run, and the names of the caller's among them:
+    the caller's function tools, then the server's, but for any the caller names too (the
+    tutorial declares its own ``get_uuid_from_username``: a caller's tool is the caller's)."""
+    client = [tool for tool in run.tools if tool.get("type") == "function"]
+    names = {str(tool["function"]["name"]) for tool in client}
+    own = [d for d in server.definitions if d["function"]["name"] not in names]
+    return client + own, names
 
 
 def model_step(
+    thread_id: str,
     run_id: str,
     *,
     store: RunStore,
     model: ChatModel,
     tools: ToolRegistry,
     limits: Limits,
+    context_tokens: int,
     deadline: Deadline,
     guard: Guard | None = None,
     clock: Clock = time.time,
 ) -> dict[str, Any]:
-    """One model call for the run: ``requires_action`` with the tool calls to run, or the
-    run's end (``completed``, ``incomplete``, ``expired``, ``cancelled``). Raises the model
-    adapter's errors, and the ``guard``'s refusal of the call, which the workflow catches
-    into ``failed``; the call's tokens count against the run's client."""
-    run = _load(store, run_id)
+    """One model call for the run: a tool calls step (the server's calls to run, the
+    caller's to wait for), or the run's end (``completed``, ``incomplete``, ``expired``,
+    ``cancelled``). Raises the model adapter's errors, and the ``guard``'s refusal of the
+    call, which the workflow catches into ``failed``; the call's tokens count against the
+    run's client."""
+    run = _load(store, thread_id, run_id)
     ended = _ended(run, store, int(clock()))
     if ended is not None:
         return _outcome(ended)
-    thread = store.get_thread(run.thread_id, consistent=True)
-    if thread is None:
-        raise RunNotFound("thread", run.thread_id)
-    conversation = list(thread.conversation)
-    # The calls the model made last turn, from the saved conversation itself rather than from
-    # the run's tool_calls: a retried step finds the run in_progress already, and its
-    # outputs stay in the thread until the next turn is saved.
-    pending = _unanswered_calls(conversation)
-    if pending:
-        if any(call_id not in thread.tool_outputs for call_id in pending):
+    history = store.history(thread_id)
+    if run.step_id is not None and run.status is RunStatus.IN_PROGRESS:
+        current = next((i for i in history if i.id == run.step_id), None)
+        if isinstance(current, StepRecord) and not current.answered:
             # The tools of this round have yet to run (a retried step): nothing to do yet.
             return _outcome(run)
-        conversation += tool_messages((i, thread.tool_outputs[i]) for i in pending)
-    run = transition(store, run_id, lambda r: r.started(int(clock())))
+    run = transition(store, thread_id, run_id, lambda r: r.started(int(clock())))
     if run.status is not RunStatus.IN_PROGRESS:
         return _outcome(_ended(run, store, int(clock())) or run)
 
@@ -213,65 +260,93 @@ def model_step(
     deadline = deadline.within(run.expires_at - clock())
     if guard is not None:
         model = guard.metered(model, run.client or UNKNOWN_CLIENT)
+    definitions, client_names = offered_tools(run, tools)
+    conversation = runs_conversation(run, history, context_tokens=context_tokens)
     last_text = _last_text_since_question(conversation)
-    messages = list(thread.messages)
-    tool_outputs: dict[str, str] = {}
-    if over_budget(conversation, tools.definitions, run.tokens, limits):
+    items: list[MessageRecord | StepRecord] = []
+    budget = limits
+    if run.max_prompt_tokens is not None:
+        budget = replace(
+            limits, max_total_tokens=min(limits.max_total_tokens, run.max_prompt_tokens)
+        )
+    if over_budget(conversation, definitions, run.tokens, budget):
         # The call would take the run past its token budget: it is not made.
         now = int(clock())
         reason: IncompleteReason | None = "max_total_tokens"
         after = run.finished(RunStatus.INCOMPLETE, now, incomplete_reason=reason)
         answer = final_answer(None, last_text, reason, limits)
-        messages.append(_answer(answer, run, now, complete=False))
+        items += _answer(answer, run, now, complete=False, usage=None)
     else:
+        options = {
+            "tool_choice": run.tool_choice,
+            "parallel_tool_calls": None if run.parallel_tool_calls else False,
+            "max_completion_tokens": run.max_completion_tokens,
+        }
         try:
-            turn = model.complete(conversation, tools.definitions, deadline)
+            turn = model.complete(conversation, definitions, deadline, options)
         except DeadlineExceeded:
             if clock() + MIN_CALL_SECONDS >= run.expires_at:
                 now = int(clock())
-                return _outcome(
-                    transition(store, run_id, lambda r: r.finished(RunStatus.EXPIRED, now))
+                expired = transition(
+                    store, thread_id, run_id, lambda r: r.finished(RunStatus.EXPIRED, now)
                 )
+                return _outcome(expired)
             raise
-        conversation.append(turn.as_message())
         tokens = run.tokens + turn.usage
-        status, reason = turn_outcome(turn, rounds=run.rounds, usage=tokens, limits=limits)
+        status, reason = turn_outcome(turn, rounds=run.rounds, usage=tokens, limits=budget)
         now = int(clock())
         if status is RunStatus.REQUIRES_ACTION:
-            # Only the calls that run go to the workflow's Map; the others (over the per-turn
-            # cap, malformed) are answered now, in the thread, for the next model step.
-            runnable, answered = calls_to_run(turn.tool_calls, limits)
-            max_chars = limits.tool_output_max_chars
-            tool_outputs = {r.call.id: r.content(max_chars) for r in answered.values()}
-            calls = [
-                ToolCallRecord(id=c.id, function=CalledFunction(name=c.name, arguments=c.arguments))
-                for c in runnable
-            ]
-            after = run.awaiting_tools(calls, tokens)
+            step, server, client = _tool_calls_step(run, turn, client_names, limits, now)
+            after = run.calling_tools(step.id, server, client, tokens)
+            items.append(step)
         else:
             after = run.finished(status, now, tokens=tokens, incomplete_reason=reason)
             answer = final_answer(turn, last_text, reason, limits)
-            messages.append(_answer(answer, run, now, complete=status is RunStatus.COMPLETED))
+            complete = status is RunStatus.COMPLETED
+            items += _answer(answer, run, now, complete=complete, usage=turn.usage)
     assert after is not None  # the run is in_progress
-    saved = thread.model_copy(
-        update={"conversation": conversation, "tool_outputs": tool_outputs, "messages": messages}
-    )
-    if not store.save_turn(after, run.version, saved):
+    if not store.save_turn(after, run.version, items):
         # The run changed while the model answered (a cancel): the answer is dropped.
         logger.info("run changed during the model call", extra={"run_id": run_id})
-        latest = _ended(_load(store, run_id), store, int(clock()))
+        latest = _ended(_load(store, thread_id, run_id), store, int(clock()))
         if latest is None:
             raise RuntimeError(f"run {run_id} changed during the model call")
         return _outcome(latest)
     return _outcome(after)
 
 
-def _unanswered_calls(conversation: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The ids of the tool calls of the conversation's last message, when it is the model's
-    turn asking for tools (none otherwise)."""
-    if not conversation or conversation[-1].get("role") != "assistant":
-        return []
-    return [call["id"] for call in conversation[-1].get("tool_calls") or ()]
+def _tool_calls_step(
+    run: RunRecord, turn: ModelTurn, client_names: set[str], limits: Limits, now: int
+) -> tuple[StepRecord, list[ToolCallRecord], list[ToolCallRecord]]:
+    """The step of one turn's tool calls, with the outputs of those answered at once (over
+    the per-turn cap, malformed), and the calls the server runs and the caller must answer."""
+    runnable, answered = calls_to_run(turn.tool_calls, limits)
+    max_chars = limits.tool_output_max_chars
+    server: list[ToolCallRecord] = []
+    client: list[ToolCallRecord] = []
+    for call in runnable:
+        record = ToolCallRecord(
+            id=call.id, function=CalledFunction(name=call.name, arguments=call.arguments)
+        )
+        (client if call.name in client_names else server).append(record)
+    client_ids = {call.id for call in client}
+    step = StepRecord(
+        id=new_id("step"),
+        run_id=run.id,
+        thread_id=run.thread_id,
+        assistant_id=run.assistant_id,
+        created_at=now,
+        type="tool_calls",
+        calls=[
+            StepCall(id=c.id, name=c.name, arguments=c.arguments, client=c.id in client_ids)
+            for c in turn.tool_calls
+        ],
+        outputs={r.call.id: r.content(max_chars) for r in answered.values()},
+        text=turn.content,
+        usage=turn.usage,
+        ttl=run.ttl,
+    )
+    return step, server, client
 
 
 def _last_text_since_question(conversation: Sequence[Mapping[str, Any]]) -> str | None:
@@ -285,9 +360,11 @@ def _last_text_since_question(conversation: Sequence[Mapping[str, Any]]) -> str 
     return None
 
 
-def _answer(text: str, run: RunRecord, now: int, *, complete: bool) -> MessageRecord:
-    """The assistant's message that ends a run."""
-    return MessageRecord(
+def _answer(
+    text: str, run: RunRecord, now: int, *, complete: bool, usage: Usage | None
+) -> list[MessageRecord | StepRecord]:
+    """The assistant's message that ends a run, and the message creation step that made it."""
+    message = MessageRecord(
         id=new_id("msg"),
         thread_id=run.thread_id,
         created_at=now,
@@ -298,12 +375,25 @@ def _answer(text: str, run: RunRecord, now: int, *, complete: bool) -> MessageRe
         incomplete_at=None if complete else now,
         assistant_id=run.assistant_id,
         run_id=run.id,
+        ttl=run.ttl,
     )
+    step = StepRecord(
+        id=new_id("step"),
+        run_id=run.id,
+        thread_id=run.thread_id,
+        assistant_id=run.assistant_id,
+        created_at=now,
+        type="message_creation",
+        message_id=message.id,
+        usage=usage,
+        completed_at=now,
+        ttl=run.ttl,
+    )
+    return [message, step]
 
 
 def tool_step(
-    run_id: str,
-    call: ToolCallRecord,
+    step: ToolStep,
     *,
     store: RunStore,
     mojang: MojangClient,
@@ -312,10 +402,15 @@ def tool_step(
     deadline: Deadline,
     clock: Clock = time.time,
 ) -> dict[str, Any]:
-    """Run one tool call of the run and record its output for the next model step. A run that
-    no longer waits for this call (cancelled, expired) is left alone."""
-    run = _load(store, run_id)
-    if run.status is not RunStatus.REQUIRES_ACTION or call.id not in {c.id for c in run.tool_calls}:
+    """Run one of the server's tool calls of the run and record its output on the step. A run
+    that no longer waits for this call (cancelled, expired) is left alone."""
+    run = _load(store, step.thread_id, step.run_id)
+    call = step.tool_call
+    if (
+        run.status is not RunStatus.IN_PROGRESS
+        or run.step_id != step.step_id
+        or call.id not in {c.id for c in run.server_calls}
+    ):
         return {"tool_call_id": call.id, "ran": False}
     assert run.expires_at is not None
     deadline = deadline.within(run.expires_at - clock())
@@ -323,12 +418,27 @@ def tool_step(
         ToolCall(id=call.id, name=call.function.name, arguments=call.function.arguments),
         ToolContext(mojang=mojang, deadline=deadline),
     )
-    store.save_tool_output(run.thread_id, call.id, result.content(max_chars))
+    store.save_outputs(run.thread_id, run.id, step.step_id, {call.id: result.content(max_chars)})
     return {"tool_call_id": call.id, "ran": True}
 
 
+def wait_step(step: WaitStep, *, store: RunStore) -> dict[str, Any]:
+    """Keep the workflow's task token with the run, which now ``requires_action``; the
+    caller's ``submit_tool_outputs`` resumes the workflow with it. A run that no longer waits
+    raises ``RunNotWaiting`` (the workflow then lets the model step end it)."""
+    run = transition(store, step.thread_id, step.run_id, lambda r: r.waiting(step.task_token))
+    if run.status is not RunStatus.REQUIRES_ACTION or run.task_token != step.task_token:
+        raise RunNotWaiting(f"run {run.id} is {run.status.value}")
+    return {"status": run.status.value}
+
+
 def fail_step(
-    run_id: str, error: CaughtError, *, store: RunStore, clock: Clock = time.time
+    thread_id: str,
+    run_id: str,
+    error: CaughtError,
+    *,
+    store: RunStore,
+    clock: Clock = time.time,
 ) -> dict[str, Any]:
     """End the run ``failed`` with ``last_error`` from the caught error: a model that kept
     rate-limiting, or the cost guard, is ``rate_limit_exceeded``, anything else
@@ -341,7 +451,10 @@ def fail_step(
     logger.warning("run failed", extra={"run_id": run_id, **why})
     now = int(clock())
     run = transition(
-        store, run_id, lambda r: r.finished(RunStatus.FAILED, now, last_error=last_error)
+        store,
+        thread_id,
+        run_id,
+        lambda r: r.finished(RunStatus.FAILED, now, last_error=last_error),
     )
     return _outcome(run)
 

@@ -37,6 +37,10 @@ class Workflow(Protocol):
     def describe(self, run_id: str) -> ExecutionStatusType | None:
         """The status of the run's execution; None when it never started."""
 
+    def resume(self, task_token: str) -> bool:
+        """Resume an execution that waits for the caller's tool outputs; False when it no
+        longer waits (it timed out, or was stopped)."""
+
 
 def execution_arn(state_machine_arn: str, run_id: str) -> str:
     """The ARN of a run's execution: the execution's name is the run id."""
@@ -50,6 +54,16 @@ class StepFunctionsWorkflow:
     def __init__(self, client: SFNClient, state_machine_arn: str) -> None:
         self._client = client
         self.state_machine_arn = state_machine_arn
+
+    def resume(self, task_token: str) -> bool:
+        """Resume an execution that waits for the caller's tool outputs (``SendTaskSuccess``);
+        False when it no longer waits (it timed out, or was stopped)."""
+        errors = self._client.exceptions
+        try:
+            self._client.send_task_success(taskToken=task_token, output="{}")
+        except (errors.TaskTimedOut, errors.TaskDoesNotExist, errors.InvalidToken):
+            return False
+        return True
 
     def start(self, run_id: str, thread_id: str) -> None:
         """Start the run's execution; its input is the ids the workflow's steps take."""
