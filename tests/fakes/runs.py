@@ -1,15 +1,29 @@
-"""In-memory adapters of the conversation core: a run store and a workflow that keep the
+"""In-memory adapters of the conversation core: a store and a workflow that keep the
 conditions of DynamoDB and Step Functions (tests/integration/test_runs_adapters.py holds both
 kinds to the same tests), with ways to make them lose a race or fail."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
-from mojang_chat.runs.records import RunRecord, ThreadRecord
+from pydantic import BaseModel
+
+from mojang_chat.runs.errors import NotFound
+from mojang_chat.runs.records import (
+    AssistantRecord,
+    MessageRecord,
+    RunRecord,
+    StepRecord,
+    ThreadRecord,
+    order_key,
+)
+from mojang_chat.runs.store import ASSISTANTS_PARTITION, Page, partition, sort_key
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions.literals import ExecutionStatusType
+
+Record = TypeVar("Record", bound=BaseModel)
 
 
 class ConditionFailed(Exception):
@@ -17,63 +31,170 @@ class ConditionFailed(Exception):
 
 
 class MemoryRunStore:
-    """Runs and threads in dictionaries. Every record goes through JSON on its way in and out,
-    as through the table, so that nothing a caller keeps is shared with the store."""
+    """The store's partitions in dictionaries, each record kept as JSON (as in the table), so
+    that nothing a caller keeps is shared with the store."""
 
     def __init__(self) -> None:
-        self.runs: dict[str, str] = {}
-        self.threads: dict[str, str] = {}
+        self.items: dict[str, dict[str, tuple[type[BaseModel], str]]] = {}
         # How many of the next conditional writes of a run find that another writer changed
         # it first (the stored version moves on, as another writer's write would move it).
         self.conflicts = 0
-        # Every read, as (id, consistent).
+        # Every read of a run, as (run id, consistent).
         self.reads: list[tuple[str, bool]] = []
 
-    def create(self, thread: ThreadRecord, run: RunRecord) -> None:
-        if thread.id in self.threads or run.id in self.runs:
-            raise ConditionFailed(f"{thread.id} or {run.id} exists")
-        self.threads[thread.id] = thread.model_dump_json()
-        self.runs[run.id] = run.model_dump_json()
+    # --- the table
 
-    def get_run(self, run_id: str, *, consistent: bool = False) -> RunRecord | None:
-        self.reads.append((run_id, consistent))
-        stored = self.runs.get(run_id)
-        return None if stored is None else RunRecord.model_validate_json(stored)
+    def _put(self, record: BaseModel) -> None:
+        self.items.setdefault(partition(record), {})[sort_key(record)] = (
+            type(record),
+            record.model_dump_json(),
+        )
+
+    def _get(self, kind: type[Record], pk: str, sk: str) -> Record | None:
+        found = self.items.get(pk, {}).get(sk)
+        return None if found is None else kind.model_validate_json(found[1])
+
+    def _exists(self, record: BaseModel) -> bool:
+        return sort_key(record) in self.items.get(partition(record), {})
+
+    def _page(self, kind: type[Record], pk: str, prefix: str, page: Page) -> list[Record]:
+        keys = sorted(k for k in self.items.get(pk, {}) if k.startswith(prefix))
+        if page.order == "desc":
+            keys.reverse()
+        # ``after`` and ``before`` are ids the page starts after or ends before, in its order.
+        forward = page.order == "asc"
+        if page.after is not None:
+            after = prefix + page.after
+            keys = [k for k in keys if (k > after if forward else k < after)]
+        if page.before is not None:
+            before = prefix + page.before
+            keys = [k for k in keys if (k < before if forward else k > before)]
+        found = [self._get(kind, pk, key) for key in keys[: page.limit + 1]]
+        return [record for record in found if record is not None]
+
+    # --- assistants
+
+    def put_assistant(self, assistant: AssistantRecord) -> None:
+        self._put(assistant)
+
+    def get_assistant(self, assistant_id: str) -> AssistantRecord | None:
+        return self._get(AssistantRecord, ASSISTANTS_PARTITION, f"asst#{assistant_id}")
+
+    def list_assistants(self, page: Page) -> list[AssistantRecord]:
+        return self._page(AssistantRecord, ASSISTANTS_PARTITION, "asst#", page)
+
+    def delete_assistant(self, assistant_id: str) -> bool:
+        return (
+            self.items.get(ASSISTANTS_PARTITION, {}).pop(f"asst#{assistant_id}", None) is not None
+        )
+
+    # --- threads and messages
+
+    def create_thread(self, thread: ThreadRecord, messages: Sequence[MessageRecord]) -> None:
+        if self._exists(thread):
+            raise ConditionFailed(f"{thread.id} exists")
+        self._put(thread.model_copy(update={"message_count": len(messages)}))
+        for message in messages:
+            self._put(message)
 
     def get_thread(self, thread_id: str, *, consistent: bool = False) -> ThreadRecord | None:
-        self.reads.append((thread_id, consistent))
-        stored = self.threads.get(thread_id)
-        return None if stored is None else ThreadRecord.model_validate_json(stored)
+        return self._get(ThreadRecord, thread_id, "thread")
+
+    def put_thread(self, thread: ThreadRecord) -> bool:
+        stored = self.get_thread(thread.id)
+        if stored is None:
+            return False
+        # Only the body is replaced: the counters stay the table's.
+        self._put(
+            thread.model_copy(
+                update={"message_count": stored.message_count, "last_run_id": stored.last_run_id}
+            )
+        )
+        return True
+
+    def delete_thread(self, thread_id: str) -> bool:
+        removed = self.items.pop(thread_id, {})
+        return "thread" in removed
+
+    def add_messages(
+        self, thread_id: str, messages: Sequence[MessageRecord], max_messages: int
+    ) -> bool:
+        thread = self.get_thread(thread_id)
+        if thread is None:
+            raise NotFound("thread", thread_id)
+        if thread.message_count + len(messages) > max_messages:
+            return False
+        self._put(
+            thread.model_copy(
+                update={
+                    "message_count": thread.message_count + len(messages),
+                    "ttl": messages[0].ttl,
+                }
+            )
+        )
+        for message in messages:
+            self._put(message)
+        return True
+
+    def get_message(self, thread_id: str, message_id: str) -> MessageRecord | None:
+        return self._get(MessageRecord, thread_id, f"msg#{message_id}")
+
+    def put_message(self, message: MessageRecord) -> bool:
+        if not self._exists(message):
+            return False
+        self._put(message)
+        return True
+
+    def delete_message(self, thread_id: str, message_id: str) -> bool:
+        if self.items.get(thread_id, {}).pop(f"msg#{message_id}", None) is None:
+            return False
+        thread = self.get_thread(thread_id)
+        if thread is not None:
+            self._put(thread.model_copy(update={"message_count": thread.message_count - 1}))
+        return True
+
+    def list_messages(self, thread_id: str, page: Page) -> list[MessageRecord]:
+        return self._page(MessageRecord, thread_id, "msg#", page)
+
+    # --- runs
+
+    def start_run(self, run: RunRecord, previous_run_id: str | None) -> bool:
+        thread = self.get_thread(run.thread_id)
+        if thread is None or thread.last_run_id != previous_run_id or self._exists(run):
+            return False
+        self._put(thread.model_copy(update={"last_run_id": run.id, "ttl": run.ttl}))
+        self._put(run)
+        return True
+
+    def get_run(self, thread_id: str, run_id: str, *, consistent: bool = False) -> RunRecord | None:
+        self.reads.append((run_id, consistent))
+        return self._get(RunRecord, thread_id, f"run#{run_id}")
 
     def replace_run(self, run: RunRecord, version: int) -> bool:
-        if not self._at_version(run.id, version):
+        if not self._at_version(run, version):
             return False
-        self.runs[run.id] = run.model_copy(update={"version": version + 1}).model_dump_json()
+        self._put(run.model_copy(update={"version": version + 1}))
         return True
 
-    def save_turn(self, run: RunRecord, version: int, thread: ThreadRecord) -> bool:
-        if not self._at_version(run.id, version):
-            return False
-        self.runs[run.id] = run.model_copy(update={"version": version + 1}).model_dump_json()
-        self.threads[thread.id] = thread.model_dump_json()
-        return True
+    def list_runs(self, thread_id: str, page: Page) -> list[RunRecord]:
+        return self._page(RunRecord, thread_id, "run#", page)
 
-    def save_tool_output(self, thread_id: str, call_id: str, content: str) -> None:
-        stored = self.threads.get(thread_id)
-        if stored is None:
-            raise ConditionFailed(f"no thread {thread_id}")
-        thread = ThreadRecord.model_validate_json(stored)
-        outputs = {**thread.tool_outputs, call_id: content}
-        self.threads[thread_id] = thread.model_copy(
-            update={"tool_outputs": outputs}
-        ).model_dump_json()
+    def save_turn(
+        self, run: RunRecord, version: int, items: Sequence[MessageRecord | StepRecord]
+    ) -> bool:
+        if not self._at_version(run, version):
+            return False
+        self._put(run.model_copy(update={"version": version + 1}))
+        for item in items:
+            self._put(item)
+        return True
 
     def put_run(self, run: RunRecord) -> None:
         """Write ``run`` as it is, unconditionally (a test's set-up, or another writer)."""
-        self.runs[run.id] = run.model_dump_json()
+        self._put(run)
 
-    def _at_version(self, run_id: str, version: int) -> bool:
-        stored = self.get_run(run_id, consistent=True)
+    def _at_version(self, run: RunRecord, version: int) -> bool:
+        stored = self._get(RunRecord, run.thread_id, f"run#{run.id}")
         if stored is None:
             return False
         if self.conflicts:
@@ -81,6 +202,35 @@ class MemoryRunStore:
             self.put_run(stored.model_copy(update={"version": stored.version + 1}))
             return False
         return stored.version == version
+
+    # --- run steps
+
+    def get_step(self, thread_id: str, run_id: str, step_id: str) -> StepRecord | None:
+        return self._get(StepRecord, thread_id, f"step#{run_id}#{step_id}")
+
+    def list_steps(self, thread_id: str, run_id: str, page: Page) -> list[StepRecord]:
+        return self._page(StepRecord, thread_id, f"step#{run_id}#", page)
+
+    def save_outputs(
+        self, thread_id: str, run_id: str, step_id: str, outputs: Mapping[str, str]
+    ) -> None:
+        step = self.get_step(thread_id, run_id, step_id)
+        if step is None:
+            raise ConditionFailed(f"no step {step_id}")
+        self._put(step.model_copy(update={"outputs": {**step.outputs, **outputs}}))
+
+    def history(self, thread_id: str) -> list[MessageRecord | StepRecord]:
+        found: list[MessageRecord | StepRecord] = []
+        for key in self.items.get(thread_id, {}):
+            if key.startswith("msg#"):
+                message = self._get(MessageRecord, thread_id, key)
+                assert message is not None
+                found.append(message)
+            elif key.startswith("step#"):
+                step = self._get(StepRecord, thread_id, key)
+                assert step is not None
+                found.append(step)
+        return sorted(found, key=lambda record: order_key(record.id))
 
 
 class MemoryWorkflow:
@@ -96,6 +246,9 @@ class MemoryWorkflow:
         self.stop_error: Exception | None = None
         # The run id of every describe.
         self.described: list[str] = []
+        # The task tokens that executions wait on, and those resumed.
+        self.waiting: set[str] = set()
+        self.resumed: list[str] = []
 
     def start(self, run_id: str, thread_id: str) -> None:
         if self.start_error is not None:
@@ -115,3 +268,10 @@ class MemoryWorkflow:
     def describe(self, run_id: str) -> ExecutionStatusType | None:
         self.described.append(run_id)
         return self.executions.get(run_id)
+
+    def resume(self, task_token: str) -> bool:
+        if task_token not in self.waiting:
+            return False
+        self.waiting.discard(task_token)
+        self.resumed.append(task_token)
+        return True

@@ -236,11 +236,14 @@ class DynamoRunStore:
                 "Update": {
                     "TableName": self.table_name,
                     "Key": _key(thread_id, "thread"),
-                    "UpdateExpression": "SET message_count = message_count + :n",
+                    # A thread in use is kept as long as its newest item.
+                    "UpdateExpression": "SET message_count = message_count + :n, #ttl = :ttl",
                     "ConditionExpression": "attribute_exists(pk) AND message_count <= :room",
+                    "ExpressionAttributeNames": {"#ttl": "ttl"},
                     "ExpressionAttributeValues": {
                         ":n": {"N": str(count)},
                         ":room": {"N": str(max_messages - count)},
+                        ":ttl": {"N": str(messages[0].ttl)},
                     },
                 }
             }
@@ -280,12 +283,15 @@ class DynamoRunStore:
     # --- runs
 
     def start_run(self, run: RunRecord, previous_run_id: str | None) -> bool:
+        values: dict[str, AttributeValueTypeDef] = {
+            ":run": {"S": run.id},
+            ":ttl": {"N": str(run.ttl)},
+        }
         if previous_run_id is None:
             condition = "attribute_exists(pk) AND attribute_not_exists(last_run_id)"
-            values: dict[str, AttributeValueTypeDef] = {":run": {"S": run.id}}
         else:
             condition = "last_run_id = :previous"
-            values = {":run": {"S": run.id}, ":previous": {"S": previous_run_id}}
+            values[":previous"] = {"S": previous_run_id}
         try:
             self._client.transact_write_items(
                 TransactItems=[
@@ -293,8 +299,9 @@ class DynamoRunStore:
                         "Update": {
                             "TableName": self.table_name,
                             "Key": _key(run.thread_id, "thread"),
-                            "UpdateExpression": "SET last_run_id = :run",
+                            "UpdateExpression": "SET last_run_id = :run, #ttl = :ttl",
                             "ConditionExpression": condition,
+                            "ExpressionAttributeNames": {"#ttl": "ttl"},
                             "ExpressionAttributeValues": values,
                         }
                     },
@@ -501,6 +508,8 @@ def _item(record: BaseModel) -> dict[str, AttributeValueTypeDef]:
 def _record(kind: type[Record], item: Mapping[str, Any]) -> Record:
     """The record an item holds; the attributes written beside the body are the current ones."""
     fields = json.loads(item["body"]["S"])
+    if "ttl" in item and "ttl" in fields:
+        fields["ttl"] = int(Decimal(item["ttl"]["N"]))
     if "version" in item:
         fields["version"] = int(Decimal(item["version"]["N"]))
     if "message_count" in item:
