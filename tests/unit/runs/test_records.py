@@ -11,14 +11,15 @@ from mojang_chat.core.statuses import RunStatus
 from mojang_chat.runs.records import (
     CalledFunction,
     LastError,
-    MessageRecord,
     RunRecord,
     ToolCallRecord,
     is_id,
     new_id,
+    order_key,
 )
 
 LOOKUP = ToolCallRecord(id="call_1", function=CalledFunction(name="lookup", arguments="{}"))
+OWN = ToolCallRecord(id="call_2", function=CalledFunction(name="callers", arguments="{}"))
 
 
 def record(status: RunStatus = RunStatus.QUEUED, **fields: Any) -> RunRecord:
@@ -37,10 +38,17 @@ def record(status: RunStatus = RunStatus.QUEUED, **fields: Any) -> RunRecord:
     )
 
 
-def waiting() -> RunRecord:
+def calling() -> RunRecord:
+    """A run whose model asked for a server call and one of the caller's."""
     started = record().started(110)
     assert started is not None
-    run = started.awaiting_tools([LOOKUP], Usage(1, 2, 3))
+    run = started.calling_tools("step_1", [LOOKUP], [OWN], Usage(1, 2, 3))
+    assert run is not None
+    return run
+
+
+def waiting() -> RunRecord:
+    run = calling().waiting("token")
     assert run is not None
     return run
 
@@ -56,32 +64,65 @@ def test_new_ids_have_openais_shape_and_is_id_knows_them() -> None:
     assert new_id("msg") != new_id("msg")
 
 
+def test_ids_sort_in_the_order_they_were_made_whatever_their_kind() -> None:
+    made = [new_id("msg"), new_id("step"), new_id("run"), new_id("msg")]
+    assert sorted(made, key=order_key) == made
+    many = [new_id("step") for _ in range(500)]
+    assert sorted(many) == many
+
+
 def test_a_run_starts_from_queued_and_after_its_tools_only() -> None:
     started = record().started(110)
     assert started is not None
     assert (started.status, started.started_at) == (RunStatus.IN_PROGRESS, 110)
     # After a tool round it is in progress again, started when it first started
-    again = waiting().started(200)
+    again = calling().started(200)
     assert again is not None
-    assert (again.status, again.started_at, again.tool_calls) == (RunStatus.IN_PROGRESS, 110, [])
+    assert (again.status, again.started_at, again.server_calls) == (RunStatus.IN_PROGRESS, 110, [])
     for status in RunStatus:
-        if status not in (RunStatus.QUEUED, RunStatus.REQUIRES_ACTION):
+        if status not in (RunStatus.QUEUED, RunStatus.IN_PROGRESS):
             assert record(status).started(110) is None, status
 
 
 def test_a_tool_round_counts_and_keeps_the_calls_and_the_tokens() -> None:
-    run = waiting()
-    assert run.status is RunStatus.REQUIRES_ACTION
-    assert run.tool_calls == [LOOKUP]
+    run = calling()
+    assert run.status is RunStatus.IN_PROGRESS
+    assert (run.step_id, run.server_calls, run.client_calls) == ("step_1", [LOOKUP], [OWN])
     assert run.rounds == 1
     assert run.tokens == Usage(1, 2, 3)
-    assert record().awaiting_tools([LOOKUP], Usage()) is None
+    assert record().calling_tools("step_1", [LOOKUP], [], Usage()) is None
+
+
+def test_a_run_waits_for_the_callers_calls_with_the_workflows_token() -> None:
+    run = waiting()
+    assert (run.status, run.task_token, run.client_calls) == (
+        RunStatus.REQUIRES_ACTION,
+        "token",
+        [OWN],
+    )
+    # Only a run in progress with calls of the caller's waits
+    started = record().started(110)
+    assert started is not None
+    assert started.waiting("token") is None
+    assert run.waiting("other") is None
+
+
+def test_a_resumed_run_is_queued_and_waits_no_more() -> None:
+    resumed = waiting().resumed()
+    assert resumed is not None
+    assert (resumed.status, resumed.task_token, resumed.client_calls) == (
+        RunStatus.QUEUED,
+        None,
+        [],
+    )
+    assert calling().resumed() is None
 
 
 def test_a_cancel_is_requested_of_an_open_run_only() -> None:
     cancelling = waiting().cancel_requested()
     assert cancelling is not None
-    assert (cancelling.status, cancelling.tool_calls) == (RunStatus.CANCELLING, [])
+    assert (cancelling.status, cancelling.client_calls) == (RunStatus.CANCELLING, [])
+    assert cancelling.task_token is None
     assert cancelling.cancel_requested() is None
     assert record(RunStatus.COMPLETED).cancel_requested() is None
 
@@ -102,7 +143,7 @@ def test_each_ending_stamps_its_time_and_clears_the_calls(
     ended = waiting().finished(status, 300, tokens=Usage(4, 5, 9))
     assert ended is not None
     assert ended.status is status
-    assert ended.tool_calls == []
+    assert (ended.server_calls, ended.client_calls, ended.task_token) == ([], [], None)
     assert ended.tokens == Usage(4, 5, 9)
     if stamp is not None:
         assert getattr(ended, stamp) == 300
@@ -151,99 +192,3 @@ def test_an_ended_run_never_ends_again_and_only_ends_in_a_terminal_status() -> N
     assert ended.finished(RunStatus.FAILED, 400) is None
     with pytest.raises(ValueError, match="not a terminal status"):
         record().finished(RunStatus.IN_PROGRESS, 300)
-
-
-# Items written before records and wire objects were apart (the runs table keeps them until
-# their TTL): each read back as the record it was.
-OLD_RUN = {
-    "id": "run_" + "a" * 24,
-    "object": "thread.run",
-    "created_at": 100,
-    "thread_id": "thread_" + "b" * 24,
-    "assistant_id": "asst_default",
-    "status": "requires_action",
-    "required_action": {
-        "type": "submit_tool_outputs",
-        "submit_tool_outputs": {
-            "tool_calls": [
-                {
-                    "id": "call_1",
-                    "type": "function",
-                    "function": {"name": "get_uuid_from_username", "arguments": "{}"},
-                }
-            ]
-        },
-    },
-    "last_error": None,
-    "expires_at": 700,
-    "incomplete_details": None,
-    "model": "gpt-4o-mini",
-    "instructions": "be brief",
-    "tools": [],
-    "metadata": {},
-    "usage": None,
-    "truncation_strategy": {"type": "auto", "last_messages": None},
-    "rounds": 1,
-    "tokens": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
-    "version": 2,
-    "ttl": 9999,
-}
-
-
-def test_a_run_stored_in_the_wire_shape_keeps_the_calls_it_waits_for() -> None:
-    run = RunRecord.model_validate(OLD_RUN)
-
-    assert [call.id for call in run.tool_calls] == ["call_1"]
-    assert run.tool_calls[0].function.name == "get_uuid_from_username"
-    assert (run.status, run.rounds, run.version) == (RunStatus.REQUIRES_ACTION, 1, 2)
-
-
-@pytest.mark.parametrize(
-    ("details", "metadata", "reason"),
-    [
-        ("max_prompt_tokens", {"incomplete_reason": "max_tool_rounds"}, "max_tool_rounds"),
-        ("max_prompt_tokens", {}, "max_total_tokens"),
-        ("max_completion_tokens", {}, "max_completion_tokens"),
-    ],
-)
-def test_a_run_stored_in_the_wire_shape_keeps_why_it_ended_incomplete(
-    details: str, metadata: dict[str, str], reason: str
-) -> None:
-    old = {
-        **OLD_RUN,
-        "status": "incomplete",
-        "required_action": None,
-        "incomplete_details": {"reason": details},
-        "metadata": metadata,
-    }
-
-    run = RunRecord.model_validate(old)
-
-    assert (run.tool_calls, run.incomplete_reason) == ([], reason)
-
-
-def test_a_message_stored_in_the_wire_shape_keeps_its_text() -> None:
-    old = {
-        "id": "msg_" + "c" * 24,
-        "object": "thread.message",
-        "created_at": 100,
-        "thread_id": "thread_" + "b" * 24,
-        "role": "assistant",
-        "content": [{"type": "text", "text": {"value": "The UUID is x.", "annotations": []}}],
-        "status": "completed",
-        "completed_at": 100,
-        "incomplete_at": None,
-        "incomplete_details": None,
-        "assistant_id": "asst_default",
-        "run_id": "run_" + "a" * 24,
-        "attachments": [],
-        "metadata": {},
-    }
-
-    message = MessageRecord.model_validate(old)
-
-    assert (message.text, message.role, message.run_id) == (
-        "The UUID is x.",
-        "assistant",
-        old["run_id"],
-    )
