@@ -513,7 +513,7 @@ def test_the_fail_step_shows_the_message_of_an_error_written_for_callers(
 
     assert brief(outcome) == {"status": "failed", "calls": 0, "waits": False}
     code = "rate_limit_exceeded" if error is ModelRateLimited else "server_error"
-    record = stored(store, run)[0]
+    record = stored(store, run)
     assert record.last_error == LastError(code=code, message="the model is down")
     assert record.failed_at == NOW
 
