@@ -114,7 +114,7 @@ def test_every_task_retries_transient_lambda_errors() -> None:
 
 def code_exceptions() -> dict[str, type[BaseException]]:
     """The exception classes of the shared package, by name (its modules the steps import)."""
-    import mojang_chat.runs  # noqa: F401 (the steps, and everything they may raise)
+    import mojang_chat.runs.steps  # noqa: F401 (the steps, and everything they may raise)
 
     found: dict[str, type[BaseException]] = {}
     pending: list[type[BaseException]] = [BaseException]
@@ -151,13 +151,18 @@ def test_every_error_a_retry_or_catch_names_is_an_exception_of_the_code() -> Non
 
 def test_failures_are_caught_into_failed_with_last_error() -> None:
     definition = load_definition(DEFINITION_FILE)
-    for name in ("InProgress", "RequiresAction"):
-        [catch] = definition["States"][name]["Catch"]
-        assert catch == {
-            "ErrorEquals": ["States.ALL"],
-            "ResultPath": "$.error",
-            "Next": "MarkFailed",
-        }
+    to_failed = {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "MarkFailed"}
+    for name in ("InProgress", "RunTools"):
+        assert definition["States"][name]["Catch"] == [to_failed]
+    # A wait that times out (past expires_at), or a run that no longer waits, goes on to the
+    # model step, which ends the run as its record says; anything else fails it
+    ended, failed = definition["States"]["RequiresAction"]["Catch"]
+    assert ended == {
+        "ErrorEquals": ["RunNotWaiting", "States.Timeout"],
+        "ResultPath": None,
+        "Next": "InProgress",
+    }
+    assert failed == to_failed
     assert definition["States"]["MarkFailed"]["Next"] == "Failed"
     assert definition["States"]["Failed"]["Type"] == "Fail"
 
@@ -168,14 +173,26 @@ def test_the_states_are_the_run_statuses() -> None:
     choices = definition["States"]["AfterModel"]["Choices"]
     returned = {choice["StringEquals"] for choice in choices}
     assert returned <= {status.value for status in RunStatus}
-    assert returned == {status.value for status in RunStatus if status.terminal} | {
-        "requires_action"
-    }
+    assert returned == {status.value for status in RunStatus if status.terminal} | {"in_progress"}
     names = {"".join(part.title() for part in s.split("_")) for s in returned}
     assert names <= set(definition["States"])
-    assert {"Queued", "InProgress"} <= set(definition["States"])
-    assert definition["States"]["RequiresAction"]["Type"] == "Map"
+    assert {"Queued", "InProgress", "RequiresAction"} <= set(definition["States"])
+    assert definition["States"]["RunTools"]["Type"] == "Map"
     assert definition["StartAt"] == "Queued"
+
+
+def test_requires_action_waits_for_the_callers_token_until_the_run_expires() -> None:
+    definition = load_definition(DEFINITION_FILE)
+    wait = definition["States"]["RequiresAction"]
+    assert wait["Resource"].endswith(":::lambda:invoke.waitForTaskToken")
+    assert wait["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
+    # Its timeout is the model step's wait_seconds (until the run's expires_at)
+    assert wait["TimeoutSecondsPath"] == "$.model.wait_seconds"
+    selected = definition["States"]["InProgress"]["ResultSelector"]
+    assert selected["wait_seconds.$"] == "$.Payload.wait_seconds"
+    assert definition["States"]["AfterTools"]["Choices"] == [
+        {"Variable": "$.model.waits", "BooleanEquals": True, "Next": "RequiresAction"}
+    ]
 
 
 def task_worst_seconds(state: dict[str, Any], function_timeout: int) -> int:
@@ -200,7 +217,7 @@ def run_tail_seconds() -> int:
     definition = load_definition(DEFINITION_FILE)
     function_timeout = load_template()["Resources"]["RunStepsFunction"]["Properties"]["Timeout"]
     model = definition["States"]["InProgress"]
-    tool = definition["States"]["RequiresAction"]["ItemProcessor"]["States"]["RunTool"]
+    tool = definition["States"]["RunTools"]["ItemProcessor"]["States"]["RunTool"]
     fail = definition["States"]["MarkFailed"]
     assert task_worst_seconds(tool, function_timeout) <= task_worst_seconds(model, function_timeout)
     return task_worst_seconds(model, function_timeout) + task_worst_seconds(fail, function_timeout)
@@ -230,7 +247,7 @@ def test_a_step_answers_inside_its_lambda_and_task_timeouts() -> None:
     function_timeout = load_template()["Resources"]["RunStepsFunction"]["Properties"]["Timeout"]
     assert settings.request_deadline_seconds + 2 <= function_timeout
     definition = load_definition(DEFINITION_FILE)
-    tool = definition["States"]["RequiresAction"]["ItemProcessor"]["States"]["RunTool"]
+    tool = definition["States"]["RunTools"]["ItemProcessor"]["States"]["RunTool"]
     for state in (definition["States"]["InProgress"], tool):
         assert state["TimeoutSeconds"] > function_timeout
 

@@ -327,7 +327,7 @@
     var self = this;
     var messages = this.history.concat([{ role: "user", content: text }]);
     var body = { assistant_id: assistantId, thread: { messages: messages } };
-    var asked = Date.now(), giveUpAt = 0, delay = POLL_MS, failures = 0, seenCalls = {};
+    var asked = Date.now(), giveUpAt = 0, delay = POLL_MS, failures = 0, seenSteps = {};
     function runPath(run) {
       return "/v1/threads/" + encodeURIComponent(run.thread_id) + "/runs/" + encodeURIComponent(run.id);
     }
@@ -336,17 +336,35 @@
       request("POST", runPath(run) + "/cancel").catch(function () {});
       throw error;
     }
-    function show(run) {
-      if (run.status !== "requires_action" || !run.required_action) return self.status(state, run.status);
-      var calls = run.required_action.submit_tool_outputs.tool_calls.filter(function (c) {
-        return !seenCalls[c.id] && (seenCalls[c.id] = true);
-      }).map(function (c) { return { name: c.function.name, arguments: parseArgs(c.function.arguments) }; });
-      if (calls.length) self.status(state, run.status, calls);
-      self.showTools(state, calls);
+    // The run's tool calls, from its steps (kept after the run ends, so a run that finished
+    // before the first poll still shows them), each step once; then the run's status.
+    function show(run, previous) {
+      var terminal = TERMINAL.indexOf(run.status) >= 0;
+      if (run.status === previous && !terminal) return Promise.resolve();
+      if (run.status === "queued" && !previous) return Promise.resolve(self.status(state, run.status));
+      return request("GET", runPath(run) + "/steps?order=asc&limit=100").then(function (list) {
+        (list.data || []).forEach(function (step) {
+          if (step.type !== "tool_calls" || seenSteps[step.id]) return;
+          seenSteps[step.id] = true;
+          var calls = step.step_details.tool_calls.map(function (c) {
+            var output = c.function.output;
+            return {
+              name: c.function.name,
+              arguments: parseArgs(c.function.arguments),
+              output: output == null ? undefined : parseArgs(output)
+            };
+          });
+          if (state.last === "queued") self.status(state, "in_progress");
+          self.status(state, "requires_action", calls);
+          self.showTools(state, calls);
+        });
+      }, function () {}).then(function () { self.status(state, run.status); });
     }
     // wait: how long to wait before the next poll (a 429's Retry-After), else the back-off.
     function poll(run, previous, wait) {
-      show(run);
+      return show(run, previous).then(function () { return next(run, previous, wait); });
+    }
+    function next(run, previous, wait) {
       if (TERMINAL.indexOf(run.status) >= 0) return finish(run);
       if (run.status !== previous) delay = POLL_MS;  // the run moves on: look again soon
       wait = wait || delay;
