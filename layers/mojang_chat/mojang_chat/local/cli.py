@@ -220,18 +220,24 @@ def ask_runs(question: str, template: Path, out: TextIO | None = None) -> int:
             last: str | None = None
             seen: set[str] = set()
             while True:
-                if run["status"] == "requires_action":
-                    action = run.get("required_action") or {}
-                    tool_calls = action.get("submit_tool_outputs", {}).get("tool_calls", [])
-                    fresh = [c for c in tool_calls if c["id"] not in seen]
-                    seen.update(c["id"] for c in fresh)
-                    transcript.calls(
-                        [
-                            (c["function"]["name"], _arguments(c["function"]["arguments"]), None)
-                            for c in fresh
-                        ]
-                    )
-                elif run["status"] != last:
+                if run["status"] != last:
+                    # The server's tool calls are run steps (kept after the run ends): each
+                    # step once, with its outputs, before the status that followed it.
+                    path = f"/v1/threads/{run['thread_id']}/runs/{run['id']}/steps"
+                    for step in call("GET", f"{path}?order=asc&limit=100")["data"]:
+                        if step["type"] != "tool_calls" or step["id"] in seen:
+                            continue
+                        seen.add(step["id"])
+                        transcript.calls(
+                            [
+                                (
+                                    c["function"]["name"],
+                                    _arguments(c["function"]["arguments"]),
+                                    _arguments(c["function"]["output"]),
+                                )
+                                for c in step["step_details"]["tool_calls"]
+                            ]
+                        )
                     transcript.status(run["status"])
                 last = run["status"]
                 if run["status"] in TERMINAL_STATUSES:
