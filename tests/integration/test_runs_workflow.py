@@ -5,6 +5,7 @@ observed as a client sees it: by polling GET /v1/threads/{thread_id}/runs/{run_i
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import time
 from typing import Any
 
@@ -16,7 +17,7 @@ from mojang_chat.runs.workflow import STEP_GRACE_SECONDS
 from tests.aws import RunsStack, runs_stack, schema_errors
 from tests.fakes import model_server as fake_model
 from tests.fakes.mojang_server import Fault
-from tests.helpers import TUTORIAL, TUTORIAL_STATUSES, use_settings
+from tests.helpers import TUTORIAL, use_settings
 
 __all__ = ["runs_stack"]  # the fixture, imported for pytest
 
@@ -24,12 +25,24 @@ ONE_TOOL_STATES = [
     "Queued",
     "InProgress",
     "AfterModel",
-    "RequiresAction",
+    "RunTools",
     "RunTool",
+    "AfterTools",
     "InProgress",
     "AfterModel",
     "Completed",
 ]
+# A run whose tools are all the server's never waits for the caller.
+RUN_STATUSES = ["queued", "in_progress", "completed"]
+LOOKUP = ("get_uuid_from_username", {"username": "merrydith"})
+OWN_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The caller's own tool.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
 
 
 def messages(stack: RunsStack, thread_id: str) -> list[dict[str, Any]]:
@@ -38,6 +51,26 @@ def messages(stack: RunsStack, thread_id: str) -> list[dict[str, Any]]:
     assert schema_errors("ListMessagesResponse", body) == []
     data: list[dict[str, Any]] = body["data"]
     return data
+
+
+def steps(stack: RunsStack, run: dict[str, Any]) -> list[dict[str, Any]]:
+    path = f"/v1/threads/{run['thread_id']}/runs/{run['id']}/steps"
+    status, body = stack.call("GET", path, query={"order": "asc"})
+    assert status == 200, body
+    assert schema_errors("ListRunStepsResponse", body) == []
+    data: list[dict[str, Any]] = body["data"]
+    return data
+
+
+def waiting_run(stack: RunsStack, run: dict[str, Any]) -> dict[str, Any]:
+    """Poll ``run`` until it requires action."""
+    ends = time.monotonic() + 20
+    while run["status"] != "requires_action":
+        assert run["status"] in ("queued", "in_progress"), run
+        assert time.monotonic() < ends, run
+        time.sleep(0.05)
+        run = stack.retrieve(run["thread_id"], run["id"])
+    return run
 
 
 def test_a_one_tool_run_shows_every_status_in_order(runs_stack: RunsStack, app_env: Any) -> None:
@@ -55,17 +88,19 @@ def test_a_one_tool_run_shows_every_status_in_order(runs_stack: RunsStack, app_e
             seen_runs.append(run)
     finally:
         model.latency = 0.0
-    # Then it saw each status of the lifecycle, requires_action between the two in_progress
+    # Then it saw each status of the lifecycle: the server's tools run while in_progress
     statuses = [r["status"] for r in seen_runs]
-    assert [s for i, s in enumerate(statuses) if i == 0 or s != statuses[i - 1]] == (
-        TUTORIAL_STATUSES
-    )
+    assert [s for i, s in enumerate(statuses) if i == 0 or s != statuses[i - 1]] == RUN_STATUSES
     for polled in seen_runs:
         assert schema_errors("RunObject", polled) == []
-    waiting = next(r for r in seen_runs if r["status"] == "requires_action")
-    [call] = waiting["required_action"]["submit_tool_outputs"]["tool_calls"]
+        assert polled["required_action"] is None
+    # And its steps show the tool call with its output, then the message it created
+    tool_step, created = steps(runs_stack, run)
+    [call] = tool_step["step_details"]["tool_calls"]
     assert call["function"]["name"] == "get_uuid_from_username"
-    assert call["type"] == "function"
+    assert MERRYDITH_UUID.replace("-", "") in call["function"]["output"].replace("-", "")
+    assert tool_step["status"] == "completed"
+    assert created["step_details"]["type"] == "message_creation"
     assert all(r["usage"] is None for r in seen_runs[:-1])
     # And the run completed with its usage, the answer in the thread's messages
     assert run["completed_at"] is not None
@@ -305,7 +340,7 @@ def test_many_clients_polling_one_run_all_see_it_complete(
     for final, seen in results:
         assert final["status"] == "completed"
         # Each client saw the statuses in lifecycle order (one polling late may skip some)
-        assert is_subsequence(seen, TUTORIAL_STATUSES), seen
+        assert is_subsequence(seen, RUN_STATUSES), seen
     assert len(model.requests) == 2  # polling never re-runs anything
 
 
@@ -334,11 +369,14 @@ def test_a_run_whose_execution_was_stopped_outside_is_reconciled(
     assert runs_stack.retrieve(run["thread_id"], run["id"])["status"] == "in_progress"
     # When the record is older than any live workflow could leave it open
     past = int(time.time()) - STEP_GRACE_SECONDS - 1
+    key = {"pk": {"S": run["thread_id"]}, "sk": {"S": f"run#{run['id']}"}}
+    item = runs_stack.dynamodb.get_item(TableName=runs_stack.table_name, Key=key)["Item"]
+    body = {**json.loads(item["body"]["S"]), "expires_at": past}
     runs_stack.dynamodb.update_item(
         TableName=runs_stack.table_name,
-        Key={"id": {"S": run["id"]}},
-        UpdateExpression="SET expires_at = :past",
-        ExpressionAttributeValues={":past": {"N": str(past)}},
+        Key=key,
+        UpdateExpression="SET body = :body",
+        ExpressionAttributeValues={":body": {"S": json.dumps(body)}},
     )
     # Then the next read ends it from the execution's status
     run = runs_stack.retrieve(run["thread_id"], run["id"])
@@ -347,3 +385,194 @@ def test_a_run_whose_execution_was_stopped_outside_is_reconciled(
     assert run["last_error"] == {"code": "server_error", "message": f"the run's workflow {reason}"}
     assert schema_errors("RunObject", run) == []
     assert "MarkFailed" not in runs_stack.states_entered(run["id"])
+
+
+def test_the_callers_tool_waits_in_requires_action_until_its_outputs_come(
+    runs_stack: RunsStack, app_env: Any
+) -> None:
+    # Given a model that calls a server tool and the caller's own in one turn, then answers
+    model, mojang = app_env
+    model.script(
+        fake_model.tool_calls(LOOKUP, ("get_weather", {"city": "Oslo"})),
+        fake_model.answer_from_tools(),
+    )
+    created = runs_stack.create(TUTORIAL, tools=[OWN_TOOL])
+
+    # When the run is polled: it waits for the caller's call only (the server's ran)
+    run = waiting_run(runs_stack, created)
+    assert schema_errors("RunObject", run) == []
+    [call] = run["required_action"]["submit_tool_outputs"]["tool_calls"]
+    assert (call["function"]["name"], json.loads(call["function"]["arguments"])) == (
+        "get_weather",
+        {"city": "Oslo"},
+    )
+    assert [r.path for r in mojang.requests()] == ["/users/profiles/minecraft/merrydith"]
+    # And it keeps waiting: nothing runs while the caller has not answered
+    time.sleep(1.0)
+    assert runs_stack.retrieve(run["thread_id"], run["id"])["status"] == "requires_action"
+    assert len(model.requests) == 1
+
+    # When the caller submits its output
+    path = f"/v1/threads/{run['thread_id']}/runs/{run['id']}/submit_tool_outputs"
+    status, resumed = runs_stack.call(
+        "POST", path, {"tool_outputs": [{"tool_call_id": call["id"], "output": "sunny, 21 C"}]}
+    )
+
+    # Then the run goes on and completes, the model sent both outputs
+    assert status == 200, resumed
+    assert resumed["status"] == "queued"
+    final, _ = runs_stack.poll(resumed)
+    assert final["status"] == "completed"
+    outputs = [m["content"] for m in model.requests[1].body["messages"] if m["role"] == "tool"]
+    assert "sunny, 21 C" in outputs
+    assert any("merrydith" in o.lower() for o in outputs)
+    assert model.schema_errors == []
+    # And the workflow waited on its task token in between
+    states = runs_stack.states_entered(run["id"])
+    assert states[:7] == [
+        "Queued",
+        "InProgress",
+        "AfterModel",
+        "RunTools",
+        "RunTool",
+        "AfterTools",
+        "RequiresAction",
+    ]
+    assert states[-3:] == ["InProgress", "AfterModel", "Completed"]
+    assert runs_stack.wait(run["id"])["status"] == "SUCCEEDED"
+    # And the steps show both calls with their outputs, the caller's too
+    [tool_step, _] = steps(runs_stack, final)
+    outputs_by_name = {
+        c["function"]["name"]: c["function"]["output"]
+        for c in tool_step["step_details"]["tool_calls"]
+    }
+    assert outputs_by_name["get_weather"] == "sunny, 21 C"
+    assert outputs_by_name["get_uuid_from_username"]
+
+
+def test_cancelling_a_run_that_waits_for_the_caller_ends_it_cancelled(
+    runs_stack: RunsStack, app_env: Any
+) -> None:
+    model, _ = app_env
+    model.script(fake_model.tool_calls(("get_weather", {"city": "Oslo"})))
+    run = waiting_run(runs_stack, runs_stack.create(TUTORIAL, tools=[OWN_TOOL]))
+
+    status, cancelling = runs_stack.call(
+        "POST", f"/v1/threads/{run['thread_id']}/runs/{run['id']}/cancel"
+    )
+
+    assert (status, cancelling["status"]) == (200, "cancelling")
+    final, _ = runs_stack.poll(cancelling)
+    assert final["status"] == "cancelled"
+    assert runs_stack.wait(run["id"])["status"] == "SUCCEEDED"
+    assert runs_stack.states_entered(run["id"])[-1] == "Cancelled"
+    assert len(model.requests) == 1
+
+
+def test_a_run_whose_caller_never_answers_expires(
+    runs_stack: RunsStack, app_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given runs that expire after 2 s, and a caller that never submits its outputs
+    use_settings(monkeypatch, RUN_EXPIRES_SECONDS="2")
+    model, _ = app_env
+    model.script(fake_model.tool_calls(("get_weather", {"city": "Oslo"})))
+    run = waiting_run(runs_stack, runs_stack.create(TUTORIAL, tools=[OWN_TOOL]))
+
+    final, seen = runs_stack.poll(run)
+
+    # Then it ends expired, and so does its execution (the wait released, not left to hang)
+    assert seen[-1] == "expired"
+    assert final["expires_at"] is not None
+    assert runs_stack.wait(run["id"])["status"] == "SUCCEEDED"
+    assert runs_stack.states_entered(run["id"])[-1] == "Expired"
+    path = f"/v1/threads/{run['thread_id']}/runs/{run['id']}/submit_tool_outputs"
+    call = run["required_action"]["submit_tool_outputs"]["tool_calls"][0]
+    status, body = runs_stack.call(
+        "POST", path, {"tool_outputs": [{"tool_call_id": call["id"], "output": "late"}]}
+    )
+    assert status == 400
+    assert "do not accept tool outputs" in body["error"]["message"]
+
+
+def test_six_rounds_of_twenty_bulk_lookups_complete_with_the_answer(
+    runs_stack: RunsStack, app_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a model that asks for 20 bulk lookups of 10 names, six rounds running (what once
+    # passed DynamoDB's 400 KB item limit and lost the answer)
+    use_settings(
+        monkeypatch,
+        MAX_TOOL_CALLS_PER_TURN="20",
+        MAX_TOOL_ROUNDS="6",
+        MAX_TOTAL_TOKENS="10000000",
+        MAX_CONTEXT_TOKENS="1000000",
+        CLIENT_TOKENS_PER_DAY="0",
+        TOKENS_PER_DAY="0",
+    )
+    model, _ = app_env
+    rounds = [
+        fake_model.tool_calls(
+            *[
+                ("get_uuids_from_usernames", {"usernames": [f"r{r}c{c}n{n}" for n in range(10)]})
+                for c in range(20)
+            ]
+        )
+        for r in range(6)
+    ]
+    model.script(*rounds, fake_model.answer("All 1,200 names were looked up."))
+
+    run, _ = runs_stack.poll(runs_stack.create(TUTORIAL), timeout=180)
+
+    # Then it completed with its answer, every output stored
+    assert run["status"] == "completed", run
+    answer = messages(runs_stack, run["thread_id"])[-1]["content"][0]["text"]["value"]
+    assert answer == "All 1,200 names were looked up."
+    tool_steps = [s for s in steps(runs_stack, run) if s["type"] == "tool_calls"]
+    assert len(tool_steps) == 6
+    assert all(len(s["step_details"]["tool_calls"]) == 20 for s in tool_steps)
+    last = model.requests[-1].body["messages"]
+    assert sum(m["role"] == "tool" for m in last) == 120
+    assert model.schema_errors == []
+
+
+def test_a_500_kb_conversation_runs_with_its_newest_part_sent(
+    runs_stack: RunsStack, app_env: Any
+) -> None:
+    # Given a thread of 260 messages of 2,000 characters (520 KB: one item each)
+    model, _ = app_env
+    model.script(fake_model.answer("Still here."))
+    status, thread = runs_stack.call("POST", "/v1/threads", {})
+    assert status == 200, thread
+    for i in range(260):
+        role = "user" if i % 2 == 0 else "assistant"
+        text = f"{i:03d} " + "x" * 1996
+        status, body = runs_stack.call(
+            "POST", f"/v1/threads/{thread['id']}/messages", {"role": role, "content": text}
+        )
+        assert status == 200, body
+    runs_stack.call(
+        "POST", f"/v1/threads/{thread['id']}/messages", {"role": "user", "content": TUTORIAL}
+    )
+
+    # When a run answers on it
+    status, created = runs_stack.call(
+        "POST", f"/v1/threads/{thread['id']}/runs", {"assistant_id": "asst_default"}
+    )
+    assert status == 200, created
+    run, _ = runs_stack.poll(created)
+
+    # Then it completed, the model sent the newest messages that fit its context, in order
+    assert run["status"] == "completed", run
+    sent = model.requests[0].body["messages"]
+    assert sent[-1] == {"role": "user", "content": TUTORIAL}
+    kept = [m["content"][:3] for m in sent if m["role"] != "system"][:-1]
+    assert kept == sorted(kept)
+    assert kept[-1] == "259"
+    assert 10 < len(kept) < 260
+    assert len(json.dumps(sent)) <= 16_000 * 4
+    # And nothing was lost: the thread still holds every message
+    status, page = runs_stack.call(
+        "GET", f"/v1/threads/{thread['id']}/messages", query={"limit": "100", "order": "asc"}
+    )
+    assert status == 200
+    assert page["has_more"] is True
+    assert page["data"][0]["content"][0]["text"]["value"].startswith("000 ")
