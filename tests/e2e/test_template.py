@@ -186,13 +186,8 @@ CHAT_ROUTES = {
     ("GET", "/docs"),
     ("GET", "/widget.js"),
 }
-RUNS_ROUTES = {
-    ("POST", "/v1/threads/runs"),
-    ("GET", "/v1/threads/{thread_id}/runs/{run_id}"),
-    ("POST", "/v1/threads/{thread_id}/runs/{run_id}/cancel"),
-    ("GET", "/v1/threads/{thread_id}/messages"),
-    ("GET", "/v1/openapi.json"),
-}
+# Every /v1 path and method, so that the function answers an unknown one in OpenAI's shape.
+RUNS_ROUTES = {("X-AMAZON-APIGATEWAY-ANY-METHOD", "/v1/{proxy+}")}
 
 
 def test_routes_go_to_their_functions(with_secret: dict[str, Any]) -> None:
@@ -298,9 +293,16 @@ def test_no_wildcard_actions_and_no_extra_managed_policies(parameters: dict[str,
         for action in as_list(statement["Action"]):
             assert "*" not in action, statement
         for resource in as_list(statement["Resource"]):
-            assert resource != "*", statement
+            if as_list(statement["Action"]) != [CALLBACK_ACTION]:
+                assert resource != "*", statement
     for role in resources_of_type(deployed, "AWS::IAM::Role").values():
         assert set(role["Properties"].get("ManagedPolicyArns", [])) <= ALLOWED_MANAGED_POLICIES
+
+
+# Resuming a run that waits for the caller (``SendTaskSuccess`` with its task token): IAM has
+# no resource type for a callback task's token, so this one action is granted on "*" (a token
+# is unguessable, and reaches the function only from the run's own record).
+CALLBACK_ACTION = "states:SendTaskSuccess"
 
 
 def role_statements(deployed: dict[str, Any], logical_id: str) -> list[dict[str, Any]]:
@@ -355,6 +357,7 @@ def test_the_runs_functions_reach_only_the_table_and_the_workflow(
         "states:StartExecution": [machine],
         "states:StopExecution": [executions],
         "states:DescribeExecution": [executions],
+        CALLBACK_ACTION: ["*"],
     }
     assert "states:" not in json.dumps(steps)
     # And the workflow may invoke its steps function, nothing else
@@ -376,7 +379,11 @@ def test_the_tables_are_on_demand_with_a_ttl(with_secret: dict[str, Any], table:
     properties = with_secret["Resources"][table]["Properties"]
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
-    assert properties["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    keys = {"RunsTable": ["pk", "sk"], "UsageTable": ["id"]}[table]
+    assert properties["KeySchema"] == [
+        {"AttributeName": name, "KeyType": kind}
+        for name, kind in zip(keys, ("HASH", "RANGE"), strict=False)
+    ]
     assert properties["SSESpecification"] == {"SSEEnabled": True}
 
 
@@ -632,20 +639,27 @@ def test_each_role_grants_exactly_the_actions_its_code_uses() -> None:
         "secretsmanager:GetSecretValue": key | shared,
         "dynamodb:UpdateItem": usage,
     }
-    # ...the runs API reads and writes records (RunStore: get_item, put_item,
-    # transact_write_items of Puts) and starts, stops and describes its executions...
+    # ...the runs API reads and writes records (RunStore: get_item, query, put_item,
+    # update_item, delete_item, batch_write_item to delete a thread, transact_write_items of
+    # those), starts, stops and describes its executions, and resumes a waiting one...
     assert grants(deployed, "RunsFunction") == {
         "dynamodb:GetItem": table,
+        "dynamodb:Query": table,
         "dynamodb:PutItem": table,
+        "dynamodb:DeleteItem": table,
+        "dynamodb:BatchWriteItem": table,
         "states:StartExecution": {machine},
         "states:StopExecution": {executions},
         "states:DescribeExecution": {executions},
+        CALLBACK_ACTION: {"*"},
         "secretsmanager:GetSecretValue": shared,
-        "dynamodb:UpdateItem": usage,  # admitting a run (the cost guard)
+        "dynamodb:UpdateItem": table | usage,  # records, and admitting a run (the cost guard)
     }
-    # ...the workflow's steps read the key and the records, and add tool outputs (UpdateItem)...
+    # ...the workflow's steps read the key and the records (a thread's items: Query), write
+    # turns and add tool outputs (UpdateItem)...
     assert grants(deployed, "RunStepsFunction") == {
         "dynamodb:GetItem": table,
+        "dynamodb:Query": table,
         "dynamodb:PutItem": table,
         "dynamodb:UpdateItem": table | usage,
         "secretsmanager:GetSecretValue": key,
@@ -655,14 +669,15 @@ def test_each_role_grants_exactly_the_actions_its_code_uses() -> None:
     invoke = grants(deployed, "RunStateMachine")
     assert set(invoke) == {"lambda:InvokeFunction"}
     assert invoke["lambda:InvokeFunction"] <= {steps, f"{steps}*", f"{steps}:*"}
-    # No inline statement anywhere names "*" as a resource. The only "*" resources are in the
-    # AWS managed policies SAM attaches (ALLOWED_MANAGED_POLICIES): CloudWatch Logs, and X-Ray's
+    # No inline statement but the callback's names "*" as a resource. The other "*" resources
+    # are in the AWS managed policies SAM attaches (ALLOWED_MANAGED_POLICIES): CloudWatch Logs, and X-Ray's
     # PutTraceSegments/PutTelemetryRecords, which have no resource to name (X-Ray has no
     # resource-level permissions for them).
     for role in resources_of_type(deployed, "AWS::IAM::Role").values():
         for policy in role["Properties"].get("Policies", []):
             for statement in policy["PolicyDocument"]["Statement"]:
-                assert "*" not in as_list(statement["Resource"]), statement
+                if as_list(statement["Action"]) != [CALLBACK_ACTION]:
+                    assert "*" not in as_list(statement["Resource"]), statement
         assert set(role["Properties"].get("ManagedPolicyArns", [])) <= ALLOWED_MANAGED_POLICIES
 
 
