@@ -670,9 +670,9 @@ def test_each_role_grants_exactly_the_actions_its_code_uses() -> None:
     assert set(invoke) == {"lambda:InvokeFunction"}
     assert invoke["lambda:InvokeFunction"] <= {steps, f"{steps}*", f"{steps}:*"}
     # No inline statement but the callback's names "*" as a resource. The other "*" resources
-    # are in the AWS managed policies SAM attaches (ALLOWED_MANAGED_POLICIES): CloudWatch Logs, and X-Ray's
-    # PutTraceSegments/PutTelemetryRecords, which have no resource to name (X-Ray has no
-    # resource-level permissions for them).
+    # are in the AWS managed policies SAM attaches (ALLOWED_MANAGED_POLICIES): CloudWatch Logs,
+    # and X-Ray's PutTraceSegments/PutTelemetryRecords, which have no resource to name (X-Ray
+    # has no resource-level permissions for them).
     for role in resources_of_type(deployed, "AWS::IAM::Role").values():
         for policy in role["Properties"].get("Policies", []):
             for statement in policy["PolicyDocument"]["Statement"]:
