@@ -259,7 +259,9 @@ class RunStepObject(BaseModel):
 
 
 class ListObject(BaseModel, Generic[Item]):
-    """A page of a list (``ListAssistantsResponse``, ``ListMessagesResponse``...)."""
+    """A page of a list (``ListAssistantsResponse``, ``ListMessagesResponse``...). An empty
+    page's ``first_id`` and ``last_id`` are null, as OpenAI answered them (its schema says a
+    string: there is no id to give)."""
 
     object: Literal["list"] = "list"
     data: list[Item]
