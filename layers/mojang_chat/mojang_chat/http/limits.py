@@ -7,8 +7,9 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-# Above any valid request (21 texts of 2,000 characters, each up to 12 bytes as JSON-escaped
-# UTF-8), far below what it costs to parse: bigger bodies are refused before they are read.
+# Above any valid request of messages (21 texts of 2,000 characters, each up to 12 bytes as
+# JSON-escaped UTF-8), far below what it costs to parse: bigger bodies are refused before they
+# are read (a run's instructions and tools count against it too).
 MAX_BODY_BYTES = 512 * 1024
 # One question (or one earlier turn) of a conversation, in characters.
 MAX_MESSAGE_CHARS = 2000
@@ -25,6 +26,18 @@ MAX_JSON_NUMBER_CHARS = 100
 MAX_METADATA_KEYS = 16
 MAX_METADATA_KEY_CHARS = 64
 MAX_METADATA_VALUE_CHARS = 512
+
+# An assistant's or a run's instructions, in characters (OpenAI allows 256,000; every model
+# call of a run sends them, so they are bounded like the conversation they precede).
+MAX_INSTRUCTIONS_CHARS = 32_000
+# The caller's function tools of an assistant or a run: OpenAI's Run object shows at most 20.
+MAX_FUNCTION_TOOLS = 20
+# An assistant's name and description, in characters (OpenAI's bounds).
+MAX_NAME_CHARS = 256
+MAX_DESCRIPTION_CHARS = 512
+# One page of a list: OpenAI's ``limit`` is 1 to 100, 20 by default.
+MAX_PAGE_ITEMS = 100
+DEFAULT_PAGE_ITEMS = 20
 
 # Lambda's limit on the response of a synchronous invocation is 6 MB, counted on the JSON of
 # the whole response (status, headers and the body as a JSON string): kept under it, whatever
@@ -47,6 +60,9 @@ Text = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MESSAGE_CHARS)
 ]
 """A message's text: trimmed, 1 to ``MAX_MESSAGE_CHARS`` characters."""
+
+Instructions = Annotated[str, StringConstraints(max_length=MAX_INSTRUCTIONS_CHARS)]
+"""Instructions of an assistant or a run: up to ``MAX_INSTRUCTIONS_CHARS`` characters."""
 
 Metadata = Annotated[
     dict[

@@ -1,15 +1,19 @@
-"""OpenAI's wire objects of the Assistants API (the Run and Message objects), and the one
-mapping from the conversation core's records to them.
+"""OpenAI's wire objects of the Assistants API (assistants, threads, messages, runs, run steps,
+lists and deletions), and the one mapping from the conversation core's records to them.
 
 The core stores its own records (``runs/records.py``); what OpenAI's schema needs beyond them
-(constant fields, ``required_action``'s nesting, the schema's coarser incomplete reasons) is
-made here, so that neither side's shape leaks into the other.
+(constant fields, ``required_action``'s nesting, a step's status derived from its run, the
+schema's coarser incomplete reasons) is made here, so that neither side's shape leaks into the
+other. Every object is valid under OpenAI's schema, with no field of our own: the deployment's
+model is shown as every object's ``model``, and a call the server ran (a Mojang tool) shows in
+its run step with its output already filled, where a call of the caller's own function tools
+shows ``output: null`` until the caller submits it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -17,7 +21,16 @@ from mojang_chat.chat.loop import IncompleteReason
 from mojang_chat.chat.types import Usage
 from mojang_chat.core.statuses import RunStatus
 from mojang_chat.http.limits import MAX_METADATA_KEYS
-from mojang_chat.runs.records import ErrorCode, MessageRecord, RunRecord
+from mojang_chat.runs.records import (
+    AssistantRecord,
+    ErrorCode,
+    MessageRecord,
+    RunRecord,
+    StepRecord,
+    ThreadRecord,
+)
+
+Item = TypeVar("Item", bound=BaseModel)
 
 
 class FunctionCall(BaseModel):
@@ -64,6 +77,20 @@ class TruncationStrategy(BaseModel):
     last_messages: int | None = None
 
 
+class NamedFunction(BaseModel):
+    name: str
+
+
+class NamedToolChoice(BaseModel):
+    """``tool_choice`` naming one function."""
+
+    type: Literal["function"] = "function"
+    function: NamedFunction
+
+
+ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
+
+
 class RunObject(BaseModel):
     """A run, exactly as OpenAI's Assistants API shows it (``RunObject`` of its schema)."""
 
@@ -92,7 +119,7 @@ class RunObject(BaseModel):
     max_prompt_tokens: int | None = None
     max_completion_tokens: int | None = None
     truncation_strategy: TruncationStrategy = Field(default_factory=TruncationStrategy)
-    tool_choice: Literal["auto"] = "auto"
+    tool_choice: ToolChoice = "auto"
     parallel_tool_calls: bool = True
     response_format: Literal["auto"] = "auto"
 
@@ -143,14 +170,162 @@ class MessageObject(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict)
 
 
+class AssistantObject(BaseModel):
+    """An assistant (``AssistantObject``); ``model`` is the deployment's, which serves every
+    assistant, whatever the caller asked for."""
+
+    id: str
+    object: Literal["assistant"] = "assistant"
+    created_at: int
+    name: str | None
+    description: str | None
+    model: str
+    instructions: str | None
+    tools: list[dict[str, Any]]
+    metadata: dict[str, str]
+    tool_resources: dict[str, Any] | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    response_format: Literal["auto"] = "auto"
+
+
+class ThreadObject(BaseModel):
+    """A thread (``ThreadObject``)."""
+
+    id: str
+    object: Literal["thread"] = "thread"
+    created_at: int
+    tool_resources: dict[str, Any] | None = None
+    metadata: dict[str, str]
+
+
+class MessageCreation(BaseModel):
+    message_id: str
+
+
+class MessageCreationDetails(BaseModel):
+    type: Literal["message_creation"] = "message_creation"
+    message_creation: MessageCreation
+
+
+class StepFunction(BaseModel):
+    """A function call of a step: ``output`` is null until the call has one."""
+
+    name: str
+    arguments: str
+    output: str | None
+
+
+class StepToolCall(BaseModel):
+    id: str
+    type: Literal["function"] = "function"
+    function: StepFunction
+
+
+class ToolCallsDetails(BaseModel):
+    type: Literal["tool_calls"] = "tool_calls"
+    tool_calls: list[StepToolCall]
+
+
+class StepError(BaseModel):
+    """Why a step failed: the schema allows fewer codes for a step than for its run."""
+
+    code: Literal["server_error", "rate_limit_exceeded"]
+    message: str
+
+
+StepStatus = Literal["in_progress", "cancelled", "failed", "completed", "expired"]
+
+
+class RunStepObject(BaseModel):
+    """A run step (``RunStepObject``)."""
+
+    id: str
+    object: Literal["thread.run.step"] = "thread.run.step"
+    created_at: int
+    assistant_id: str
+    thread_id: str
+    run_id: str
+    type: Literal["message_creation", "tool_calls"]
+    status: StepStatus
+    step_details: MessageCreationDetails | ToolCallsDetails
+    last_error: StepError | None
+    expired_at: int | None
+    cancelled_at: int | None
+    failed_at: int | None
+    completed_at: int | None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    usage: Usage | None
+
+
+class ListObject(BaseModel, Generic[Item]):
+    """A page of a list (``ListAssistantsResponse``, ``ListMessagesResponse``...). An empty
+    page's ``first_id`` and ``last_id`` are null, as OpenAI answered them (its schema says a
+    string: there is no id to give)."""
+
+    object: Literal["list"] = "list"
+    data: list[Item]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+
+
+class DeletedObject(BaseModel):
+    """What a deletion answers: ``assistant.deleted``, ``thread.deleted``,
+    ``thread.message.deleted``."""
+
+    id: str
+    object: Literal["assistant.deleted", "thread.deleted", "thread.message.deleted"]
+    deleted: Literal[True] = True
+
+
+def list_object(items: Sequence[Item], has_more: bool) -> ListObject[Item]:
+    """A page of ``items``, with OpenAI's first and last ids."""
+    return ListObject[Item](
+        data=list(items),
+        first_id=getattr(items[0], "id", None) if items else None,
+        last_id=getattr(items[-1], "id", None) if items else None,
+        has_more=has_more,
+    )
+
+
+def assistant_object(assistant: AssistantRecord, model: str) -> AssistantObject:
+    """The Assistant object that shows ``assistant``, served by ``model``."""
+    return AssistantObject(
+        id=assistant.id,
+        created_at=assistant.created_at,
+        name=assistant.name,
+        description=assistant.description,
+        model=model,
+        instructions=assistant.instructions,
+        tools=assistant.tools,
+        metadata=assistant.metadata,
+    )
+
+
+def thread_object(thread: ThreadRecord) -> ThreadObject:
+    """The Thread object that shows ``thread``."""
+    return ThreadObject(id=thread.id, created_at=thread.created_at, metadata=thread.metadata)
+
+
 def run_object(run: RunRecord) -> RunObject:
     """The Run object that shows ``run``."""
     required_action = None
     if run.status is RunStatus.REQUIRES_ACTION:
-        calls = [RunToolCall.model_validate(call.model_dump()) for call in run.tool_calls]
+        calls = [RunToolCall.model_validate(call.model_dump()) for call in run.client_calls]
         required_action = RequiredAction(submit_tool_outputs=SubmitToolOutputs(tool_calls=calls))
     error = run.last_error
     reason = run.incomplete_reason
+    truncation = TruncationStrategy()
+    if run.last_messages is not None:
+        truncation = TruncationStrategy(type="last_messages", last_messages=run.last_messages)
+    tool_choice: ToolChoice = "auto"
+    if isinstance(run.tool_choice, dict):
+        tool_choice = NamedToolChoice.model_validate(run.tool_choice)
+    elif run.tool_choice == "none":
+        tool_choice = "none"
+    elif run.tool_choice == "required":
+        tool_choice = "required"
     return RunObject(
         id=run.id,
         created_at=run.created_at,
@@ -172,6 +347,11 @@ def run_object(run: RunRecord) -> RunObject:
         tools=run.tools,
         metadata=_metadata(run),
         usage=run.tokens if run.status.terminal else None,
+        max_prompt_tokens=run.max_prompt_tokens,
+        max_completion_tokens=run.max_completion_tokens,
+        truncation_strategy=truncation,
+        tool_choice=tool_choice,
+        parallel_tool_calls=run.parallel_tool_calls,
     )
 
 
@@ -202,4 +382,80 @@ def message_object(message: MessageRecord) -> MessageObject:
         assistant_id=message.assistant_id,
         run_id=message.run_id,
         metadata=message.metadata,
+    )
+
+
+# How a step left unanswered ends, by how its run ended: a run that completed (or ended
+# incomplete) with a call still unanswered went on without it, which the schema can only call
+# ``cancelled``.
+_UNANSWERED: Mapping[RunStatus, StepStatus] = {
+    RunStatus.CANCELLED: "cancelled",
+    RunStatus.FAILED: "failed",
+    RunStatus.EXPIRED: "expired",
+    RunStatus.COMPLETED: "cancelled",
+    RunStatus.INCOMPLETE: "cancelled",
+}
+
+
+def step_status(step: StepRecord, run: RunRecord) -> StepStatus:
+    """A step's status: ``completed`` once it has every output (a message creation always
+    has), else its run's: ``in_progress`` while the run is open, then how the run ended."""
+    if step.type == "message_creation" or step.answered:
+        return "completed"
+    return _UNANSWERED.get(run.status, "in_progress")
+
+
+def _ended_at(run: RunRecord, step: StepRecord) -> int:
+    """When the run that left ``step`` unanswered ended (a run ended incomplete keeps no time
+    of its own: the step's time stands in)."""
+    return run.cancelled_at or run.completed_at or run.failed_at or step.created_at
+
+
+def step_object(step: StepRecord, run: RunRecord) -> RunStepObject:
+    """The Run step object that shows ``step`` of ``run``. The server's calls and the
+    caller's are alike: each shows its output once there is one."""
+    details: MessageCreationDetails | ToolCallsDetails
+    if step.type == "message_creation":
+        details = MessageCreationDetails(
+            message_creation=MessageCreation(message_id=step.message_id or "")
+        )
+    else:
+        details = ToolCallsDetails(
+            tool_calls=[
+                StepToolCall(
+                    id=call.id,
+                    function=StepFunction(
+                        name=call.name, arguments=call.arguments, output=step.outputs.get(call.id)
+                    ),
+                )
+                for call in step.calls
+            ]
+        )
+    status = step_status(step, run)
+    error = None
+    if status == "failed" and run.last_error is not None:
+        code = run.last_error.code
+        error = StepError(
+            code="rate_limit_exceeded" if code == "rate_limit_exceeded" else "server_error",
+            message=run.last_error.message,
+        )
+    completed_at = None
+    if status == "completed":
+        # A tool calls step keeps no time of its last output: its own time stands in.
+        completed_at = step.completed_at or step.created_at
+    return RunStepObject(
+        id=step.id,
+        created_at=step.created_at,
+        assistant_id=step.assistant_id,
+        thread_id=step.thread_id,
+        run_id=step.run_id,
+        type=step.type,
+        status=status,
+        step_details=details,
+        last_error=error,
+        expired_at=run.expires_at if status == "expired" else None,
+        cancelled_at=_ended_at(run, step) if status == "cancelled" else None,
+        failed_at=run.failed_at if status == "failed" else None,
+        completed_at=completed_at,
+        usage=None if status == "in_progress" else step.usage,
     )

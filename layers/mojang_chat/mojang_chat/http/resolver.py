@@ -171,6 +171,11 @@ class JsonApi(APIGatewayHttpResolver):
             return self._refuse(event, 502, "response_too_large", RESPONSE_TOO_LARGE)
         return response
 
+    def methods_of(self, path: str) -> list[str]:
+        """The methods of the routes whose path matches ``path`` (none: an unknown URL)."""
+        routes = self._static_routes + self._dynamic_routes
+        return sorted({route.method for route in routes if route.rule.match(path)})
+
     # Read-only: Powertools writes these on its BaseRouter class, never on the instance.
     @property
     def current_event(self) -> APIGatewayProxyEventV2:  # type: ignore[override]
