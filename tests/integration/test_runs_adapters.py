@@ -179,7 +179,8 @@ def test_messages_are_added_within_the_bound_and_deleted_with_the_count(store: R
     assert store.delete_message(thread.id, second.id) is False
     assert store.add_messages(thread.id, [third], max_messages=2)
     stored = store.get_thread(thread.id, consistent=True)
-    assert stored is not None and stored.message_count == 2
+    assert stored is not None
+    assert stored.message_count == 2
     with pytest.raises(NotFound):
         store.add_messages(new_id("thread"), [third], max_messages=2)
 
@@ -193,7 +194,8 @@ def test_metadata_is_replaced_on_existing_records_only(store: RunStore) -> None:
     assert store.put_message(first.model_copy(update={"metadata": {"m": "1"}}))
 
     stored = store.get_thread(thread.id, consistent=True)
-    assert stored is not None and (stored.metadata, stored.message_count) == ({"k": "v"}, 1)
+    assert stored is not None
+    assert (stored.metadata, stored.message_count) == ({"k": "v"}, 1)
     assert store.get_message(thread.id, first.id) == first.model_copy(
         update={"metadata": {"m": "1"}}
     )
@@ -205,7 +207,8 @@ def test_a_run_starts_only_after_the_run_it_saw_last(store: RunStore) -> None:
     thread, run = started_run(store)
 
     stored = store.get_thread(thread.id, consistent=True)
-    assert stored is not None and stored.last_run_id == run.id
+    assert stored is not None
+    assert stored.last_run_id == run.id
     assert store.get_run(thread.id, run.id) == run
     # A second run that saw no run before loses to the first
     assert store.start_run(run_record(thread), None) is False
@@ -278,11 +281,14 @@ def test_tool_outputs_land_on_their_step_one_call_at_a_time(store: RunStore) -> 
     assert store.save_turn(run, 0, [step])
 
     store.save_outputs(thread.id, run.id, step.id, {"call_1": '{"id":"1"}'})
-    assert not (stored := store.get_step(thread.id, run.id, step.id)) or not stored.answered
+    half = store.get_step(thread.id, run.id, step.id)
+    assert half is not None
+    assert not half.answered
     store.save_outputs(thread.id, run.id, step.id, {"call_2": '{"id":"2"}'})
 
     stored = store.get_step(thread.id, run.id, step.id)
-    assert stored is not None and stored.answered
+    assert stored is not None
+    assert stored.answered
     assert stored.outputs == {"call_1": '{"id":"1"}', "call_2": '{"id":"2"}'}
     assert [s.id for s in store.list_steps(thread.id, run.id, Page())] == [step.id]
     with pytest.raises((ConditionFailed, ClientError)):
@@ -299,7 +305,8 @@ def test_the_history_is_every_message_and_step_in_the_order_made(store: RunStore
     history = store.history(thread.id)
 
     assert [item.id for item in history][1:] == [step.id, answer.id]
-    assert isinstance(history[0], MessageRecord) and history[0].text == "who?"
+    assert isinstance(history[0], MessageRecord)
+    assert history[0].text == "who?"
 
 
 def test_a_deleted_thread_leaves_nothing(store: RunStore) -> None:
@@ -346,7 +353,7 @@ def test_an_execution_is_started_described_and_stopped(workflow: Workflow) -> No
 def test_resuming_with_a_token_nothing_waits_on_says_so() -> None:
     assert MemoryWorkflow().resume("not-a-token") is False
     # moto checks tokens only when it executes definitions (as the runs stack has it)
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):  # type: ignore[arg-type]
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         client = boto3.client("stepfunctions")
         machine = client.create_state_machine(
             name="runs", definition=json.dumps(DEFINITION), roleArn=ROLE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -41,7 +41,11 @@ class ScriptedModel:
         self.requests: list[list[dict[str, Any]]] = []
 
     def complete(
-        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]], deadline: Any
+        self,
+        messages: Sequence[dict[str, Any]],
+        tools: Sequence[dict[str, Any]],
+        deadline: Any,
+        options: Mapping[str, Any] | None = None,
     ) -> ModelTurn:
         self.requests.append(json.loads(json.dumps(list(messages))))
         turn = self.turns.pop(0)

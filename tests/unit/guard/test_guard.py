@@ -3,7 +3,7 @@ daily reset, and the model wrapper that checks before and counts after each call
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -137,7 +137,11 @@ class Recorder:
         self.calls = 0
 
     def complete(
-        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]], deadline: Any
+        self,
+        messages: Sequence[dict[str, Any]],
+        tools: Sequence[dict[str, Any]],
+        deadline: Any,
+        options: Mapping[str, Any] | None = None,
     ) -> ModelTurn:
         self.calls += 1
         usage = Usage(self.tokens - 1, 1, self.tokens)

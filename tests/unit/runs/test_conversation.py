@@ -3,6 +3,8 @@ history is longer than the context allows."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from mojang_chat.chat.loop import SYSTEM_PROMPT, estimate_prompt_tokens
 from mojang_chat.core.statuses import RunStatus
 from mojang_chat.runs.conversation import conversation
@@ -17,14 +19,9 @@ from mojang_chat.runs.records import (
 THREAD = "thread_" + "t" * 24
 
 
-def message(role: str, text: str) -> MessageRecord:
+def message(role: Literal["user", "assistant"], text: str) -> MessageRecord:
     return MessageRecord(
-        id=new_id("msg"),
-        thread_id=THREAD,
-        created_at=1,
-        role=role,
-        text=text,
-        ttl=9,  # type: ignore[arg-type]
+        id=new_id("msg"), thread_id=THREAD, created_at=1, role=role, text=text, ttl=9
     )
 
 
@@ -88,7 +85,12 @@ def test_earlier_runs_lookups_are_sent_but_never_an_unanswered_call() -> None:
     earlier = a_run()
     answered = tool_step(earlier, {"call_1": "{}"})
     cut_short = tool_step(earlier, {})  # its run was cancelled before the output came
-    history = [message("user", "who?"), answered, cut_short, message("user", "and bob?")]
+    history: list[MessageRecord | StepRecord] = [
+        message("user", "who?"),
+        answered,
+        cut_short,
+        message("user", "and bob?"),
+    ]
 
     sent = conversation(a_run(), history, context_tokens=10_000)
 

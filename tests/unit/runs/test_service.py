@@ -5,6 +5,7 @@ AWS."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import get_args
 
 import pytest
@@ -62,7 +63,7 @@ def create(service: Conversations, **options: object) -> RunRecord:
         QUESTION,
         {"t": "1"},
         ASSISTANT_ID,
-        RunOptions(metadata={"r": "2"}, **options),  # type: ignore[arg-type]
+        RunOptions.model_validate({"metadata": {"r": "2"}, **options}),
     )
 
 
@@ -239,7 +240,7 @@ def test_assistants_are_created_modified_and_deleted(service: Conversations) -> 
 def test_unknown_ids_are_not_found(service: Conversations, kind: str) -> None:
     run = create(service)
     thread_id = run.thread_id
-    reads = {
+    reads: dict[str, Callable[[], object]] = {
         "assistant": lambda: service.assistant("asst_" + "y" * 24),
         "thread": lambda: service.thread(run.id),
         "message": lambda: service.message(thread_id, "msg_" + "y" * 24),
