@@ -196,14 +196,9 @@ class StepRecord(BaseModel):
         return all(call.id in self.outputs for call in self.calls)
 
 
-class RunOptions(BaseModel):
-    """What a caller chose for one run, beyond its assistant."""
+class RunChoices(BaseModel):
+    """What a caller may choose for one run and the run keeps as chosen."""
 
-    # Replaces the assistant's instructions when set; ``additional_instructions`` appends.
-    instructions: str | None = None
-    additional_instructions: str | None = None
-    # The caller's function tools; None: the assistant's.
-    tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool = True
     max_completion_tokens: int | None = None
@@ -213,7 +208,17 @@ class RunOptions(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict)
 
 
-class RunRecord(BaseModel):
+class RunOptions(RunChoices):
+    """What a caller chose for one run, beyond its assistant."""
+
+    # Replaces the assistant's instructions when set; ``additional_instructions`` appends.
+    instructions: str | None = None
+    additional_instructions: str | None = None
+    # The caller's function tools; None: the assistant's.
+    tools: list[dict[str, Any]] | None = None
+
+
+class RunRecord(RunChoices):
     """A stored run: what it is, where its lifecycle stands, and what it has used so far."""
 
     id: str
@@ -226,12 +231,6 @@ class RunRecord(BaseModel):
     instructions: str
     # The caller's function tools (the server's Mojang tools are always offered besides).
     tools: list[dict[str, Any]] = Field(default_factory=list)
-    tool_choice: str | dict[str, Any] | None = None
-    parallel_tool_calls: bool = True
-    max_completion_tokens: int | None = None
-    max_prompt_tokens: int | None = None
-    last_messages: int | None = None
-    metadata: dict[str, str] = Field(default_factory=dict)
     # Null once the run has ended, unless it ended by expiring: an ended run can expire no more.
     expires_at: int | None
     started_at: int | None = None

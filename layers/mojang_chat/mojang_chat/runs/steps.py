@@ -330,12 +330,9 @@ def _tool_calls_step(
         )
         (client if call.name in client_names else server).append(record)
     client_ids = {call.id for call in client}
-    step = StepRecord(
-        id=new_id("step"),
-        run_id=run.id,
-        thread_id=run.thread_id,
-        assistant_id=run.assistant_id,
-        created_at=now,
+    step = _step(
+        run,
+        now,
         type="tool_calls",
         calls=[
             StepCall(id=c.id, name=c.name, arguments=c.arguments, client=c.id in client_ids)
@@ -344,9 +341,21 @@ def _tool_calls_step(
         outputs={r.call.id: r.content(max_chars) for r in answered.values()},
         text=turn.content,
         usage=turn.usage,
-        ttl=run.ttl,
     )
     return step, server, client
+
+
+def _step(run: RunRecord, now: int, **details: Any) -> StepRecord:
+    """A new step of the run, made ``now``."""
+    return StepRecord(
+        id=new_id("step"),
+        run_id=run.id,
+        thread_id=run.thread_id,
+        assistant_id=run.assistant_id,
+        created_at=now,
+        ttl=run.ttl,
+        **details,
+    )
 
 
 def _last_text_since_question(conversation: Sequence[Mapping[str, Any]]) -> str | None:
@@ -377,17 +386,8 @@ def _answer(
         run_id=run.id,
         ttl=run.ttl,
     )
-    step = StepRecord(
-        id=new_id("step"),
-        run_id=run.id,
-        thread_id=run.thread_id,
-        assistant_id=run.assistant_id,
-        created_at=now,
-        type="message_creation",
-        message_id=message.id,
-        usage=usage,
-        completed_at=now,
-        ttl=run.ttl,
+    step = _step(
+        run, now, type="message_creation", message_id=message.id, usage=usage, completed_at=now
     )
     return [message, step]
 
