@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -57,6 +57,9 @@ class ChatOutcome:
     model: str
     incomplete_reason: IncompleteReason | None = None
     messages: list[dict[str, Any]] = field(default_factory=list)
+    # The calls of the caller's own tools that ended the conversation (``requires_action``):
+    # the caller runs them and sends their outputs back.
+    client_calls: list[ToolCall] = field(default_factory=list)
 
 
 def build_messages(question: str, history: Sequence[tuple[str, str]] = ()) -> list[dict[str, Any]]:
@@ -139,13 +142,20 @@ def converse(
     deadline: Deadline,
     on_status: Callable[[RunStatus], None] | None = None,
     on_tool_results: Callable[[Sequence[ToolResult]], None] | None = None,
+    client_tools: Sequence[dict[str, Any]] = (),
+    options: Mapping[str, Any] | None = None,
 ) -> ChatOutcome:
     """Run the conversation to an answer, going through the Assistants run statuses.
 
     ``on_status`` hears each status as it is entered, ``on_tool_results`` each turn's tool
-    results (a terminal prints the transcript from them). Raises the model adapter's errors
+    results (a terminal prints the transcript from them). ``client_tools`` are the caller's
+    own function tools, offered besides (and over any of the same name) the server's: a turn
+    that calls one ends the conversation ``requires_action`` with those calls, for the caller
+    to run (the server's calls of that turn are not run: the model asks again once it has the
+    caller's outputs). ``options`` go to every model call. Raises the model adapter's errors
     (``ModelError``) and ``DeadlineExceeded``; whatever a tool does wrong goes to the model.
     """
+    offered, client_names = offer(tools, client_tools)
     messages = list(messages)
     statuses: list[RunStatus] = []
     results: list[ToolResult] = []
@@ -177,9 +187,9 @@ def converse(
     rounds = 0
     while True:
         enter(RunStatus.IN_PROGRESS)
-        if over_budget(messages, tools.definitions, usage, limits):
+        if over_budget(messages, offered, usage, limits):
             return finish(None, "max_total_tokens")
-        turn = model.complete(messages, tools.definitions, deadline)
+        turn = model.complete(messages, offered, deadline, options)
         usage += turn.usage
         last_text = turn.content or last_text
         messages.append(turn.as_message())
@@ -187,6 +197,18 @@ def converse(
         if status is not RunStatus.REQUIRES_ACTION:
             return finish(turn, reason)
         enter(RunStatus.REQUIRES_ACTION)
+        theirs = [call for call in turn.tool_calls if call.name in client_names]
+        if theirs:
+            return ChatOutcome(
+                answer=turn.content or "",
+                status=RunStatus.REQUIRES_ACTION,
+                statuses=statuses,
+                tool_results=results,
+                usage=usage,
+                model=turn.model,
+                messages=messages,
+                client_calls=theirs,
+            )
         runnable, answered = calls_to_run(turn.tool_calls, limits)
         ran = iter(tools.run_all(runnable, context, deadline, executor) if runnable else [])
         # In the order the model asked: every call is answered.
@@ -197,6 +219,17 @@ def converse(
         if on_tool_results is not None:
             on_tool_results(batch)
         rounds += 1
+
+
+def offer(
+    tools: ToolRegistry, client_tools: Sequence[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], set[str]]:
+    """The tools the model is offered, and the names of the caller's among them: the caller's
+    function tools, then the server's, but for any the caller names too (a caller's tool is
+    the caller's: the tutorial declares its own ``get_uuid_from_username``)."""
+    names = {str(tool["function"]["name"]) for tool in client_tools}
+    server = [d for d in tools.definitions if d["function"]["name"] not in names]
+    return [*client_tools, *server], names
 
 
 def turn_outcome(

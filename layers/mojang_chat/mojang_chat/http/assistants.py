@@ -40,9 +40,12 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from mojang_chat import container
+from mojang_chat.chat.model import ModelFailed, ModelRateLimited, ModelUnavailable
+from mojang_chat.core.deadline import DeadlineExceeded
 from mojang_chat.core.observability import logger
-from mojang_chat.core.settings import ConfigurationError, get_settings
+from mojang_chat.core.settings import ConfigurationError, ModelNotConfigured, get_settings
 from mojang_chat.guard import BudgetExhausted, ClientLimited, CountersUnavailable
+from mojang_chat.http import completions
 from mojang_chat.http.assistant_requests import (
     CreateAssistantRequest,
     CreateRunRequest,
@@ -98,9 +101,22 @@ ERRORS = {
     "outputs), this address is over its runs per minute or its tokens per day (code "
     "`rate_limit_exceeded`, with `Retry-After`).",
     500: "The service is misconfigured or failed.",
+    502: "Chat Completions: the model server answered with an error (code `model_error`).",
+    504: "Chat Completions: no answer within the request's deadline (code `deadline_exceeded`).",
     503: "Starting model work: the service's model budget for the day is spent (code "
     "`budget_exhausted`, with `Retry-After`), or its usage counters cannot be reached (code "
-    "`guard_unavailable`).",
+    "`guard_unavailable`); Chat Completions: the model is unavailable, rate-limited or not "
+    "configured (`model_unavailable`, `model_rate_limited`, `model_not_configured`).",
+}
+
+
+# The model's failures, and what a caller of the /v1 API sees (the most specific class first).
+MODEL_ERRORS: dict[type[Exception], tuple[int, str]] = {
+    ModelRateLimited: (503, "model_rate_limited"),
+    ModelUnavailable: (503, "model_unavailable"),
+    ModelNotConfigured: (503, "model_not_configured"),
+    ModelFailed: (502, "model_error"),
+    DeadlineExceeded: (504, "deadline_exceeded"),
 }
 
 
@@ -399,6 +415,7 @@ def runs_api() -> JsonApi:
         step, run = runs_service().step(thread_id, run_id, step_id)
         return step_object(step, run)
 
+    completions.add_routes(app, _responses("The completion.", *work, 502, 504))
     _errors(app)
     return app
 
@@ -467,6 +484,14 @@ def _errors(app: JsonApi) -> None:
         logger.error("usage counters unavailable", exc_info=error)
         return openai_error(503, str(error), code="guard_unavailable")
 
+    def model_failed(error: Exception) -> Response[str]:
+        # The model server's failures, named as such (Chat Completions calls it in-request).
+        status, code = next(v for k, v in MODEL_ERRORS.items() if isinstance(error, k))
+        headers = {}
+        if isinstance(error, ModelRateLimited) and error.retry_after is not None:
+            headers["Retry-After"] = str(max(1, round(error.retry_after)))
+        return openai_error(status, str(error), code=code, headers=headers)
+
     def misconfigured(error: ConfigurationError) -> Response[str]:
         logger.error("configuration error", extra={"error": str(error)})
         return openai_error(500, str(error), code="configuration_error")
@@ -483,5 +508,6 @@ def _errors(app: JsonApi) -> None:
     app.exception_handler(ClientLimited)(rate_limited)
     app.exception_handler(BudgetExhausted)(budget_exhausted)
     app.exception_handler(CountersUnavailable)(guard_unavailable)
+    app.exception_handler(list(MODEL_ERRORS))(model_failed)
     app.exception_handler(ConfigurationError)(misconfigured)
     app.exception_handler(Exception)(unexpected)

@@ -24,6 +24,7 @@ from mojang_chat.chat.loop import (
     Limits,
     calls_to_run,
     final_answer,
+    offer,
     over_budget,
     turn_outcome,
 )
@@ -215,13 +216,9 @@ def _ended(run: RunRecord, store: RunStore, now: int) -> RunRecord | None:
 
 
 def offered_tools(run: RunRecord, server: ToolRegistry) -> tuple[list[dict[str, Any]], set[str]]:
-    """The tools the model is offered for the run, and the names of the caller's among them:
-    the caller's function tools, then the server's, but for any the caller names too (the
-    tutorial declares its own ``get_uuid_from_username``: a caller's tool is the caller's)."""
-    client = [tool for tool in run.tools if tool.get("type") == "function"]
-    names = {str(tool["function"]["name"]) for tool in client}
-    own = [d for d in server.definitions if d["function"]["name"] not in names]
-    return client + own, names
+    """The tools the model is offered for the run, and the names of the caller's among them
+    (its function tools; see ``chat.loop.offer``)."""
+    return offer(server, [tool for tool in run.tools if tool.get("type") == "function"])
 
 
 def model_step(
