@@ -190,9 +190,10 @@ def _validator(file: str, name: str) -> Any:
     return jsonschema.Draft202012Validator(root)
 
 
-def schema_errors(name: str, body: Any) -> list[str]:
+def schema_errors(name: str, body: Any, closure: str = "assistants_runs") -> list[str]:
     """Why ``body`` is not a valid ``name`` of OpenAI's schema (``ErrorResponse`` from the
-    errors closure, anything else from the Assistants closure); empty when it is."""
-    file = "errors.closure.json" if name == "ErrorResponse" else "assistants_runs.closure.json"
+    errors closure, anything else from ``closure``: ``assistants_runs``, ``chat_completions``,
+    ``models``, ``responses``); empty when it is."""
+    file = "errors.closure.json" if name == "ErrorResponse" else f"{closure}.closure.json"
     errors = _validator(file, name).iter_errors(body)
     return [f"{list(error.absolute_path)}: {error.message}" for error in errors]

@@ -83,9 +83,10 @@ class MessageToolCall(BaseModel):
 
 
 class ChatMessage(BaseModel):
-    """One message of the request: text only."""
+    """One message of the request: text only. Fields a client echoes back from an answer
+    (``annotations``, ``audio``...) are ignored."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[dict[str, Any]] | None = None
     name: str | None = None
@@ -293,7 +294,6 @@ def completion(
             {"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": None}
         ],
         "usage": usage(outcome),
-        "system_fingerprint": None,
     }
 
 
