@@ -41,6 +41,8 @@ class MemoryRunStore:
         self.conflicts = 0
         # Every read of a run, as (run id, consistent).
         self.reads: list[tuple[str, bool]] = []
+        # The thread of each run, by run id.
+        self.locators: dict[str, str] = {}
 
     # --- the table
 
@@ -164,7 +166,15 @@ class MemoryRunStore:
             return False
         self._put(thread.model_copy(update={"last_run_id": run.id, "ttl": run.ttl}))
         self._put(run)
+        self.locators[run.id] = run.thread_id
         return True
+
+    def locate_run(self, run_id: str) -> str | None:
+        return self.locators.get(run_id)
+
+    def delete_run(self, thread_id: str, run_id: str) -> bool:
+        self.locators.pop(run_id, None)
+        return self.items.get(thread_id, {}).pop(f"run#{run_id}", None) is not None
 
     def get_run(self, thread_id: str, run_id: str, *, consistent: bool = False) -> RunRecord | None:
         self.reads.append((run_id, consistent))

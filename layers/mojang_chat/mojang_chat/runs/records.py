@@ -38,7 +38,7 @@ _TIME_DIGITS = 11
 _RANDOM_DIGITS = 13
 _ID_LENGTH = _TIME_DIGITS + _RANDOM_DIGITS
 
-IdPrefix = Literal["asst", "thread", "msg", "run", "step", "call"]
+IdPrefix = Literal["asst", "thread", "msg", "run", "resp", "step", "call"]
 Clock = Callable[[], float]
 
 _last_time = 0
@@ -242,6 +242,12 @@ class RunRecord(RunChoices):
     step_id: str | None = None
     server_calls: list[ToolCallRecord] = Field(default_factory=list)
     client_calls: list[ToolCallRecord] = Field(default_factory=list)
+    # The ids of what the run's request brought (messages; tool call ids whose outputs it
+    # gave): a response's ``input_items``.
+    inputs: list[str] = Field(default_factory=list)
+    # What the caller's calls do to the run: an Assistants run waits for their outputs
+    # (``requires_action``); a response ends with them, to be answered in the next response.
+    waits_for_outputs: bool = True
     # The workflow's task token while it waits for the caller's outputs; never shown.
     task_token: str | None = None
     last_error: LastError | None = None

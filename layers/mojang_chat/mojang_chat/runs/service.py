@@ -415,7 +415,8 @@ class Conversations:
                 f'Runs in status "{run.status.value}" do not accept tool outputs.',
                 param="run_id",
             )
-        _check_outputs(run, outputs, self.limits.tool_output_max_chars)
+        expected = [call.id for call in run.client_calls]
+        _check_outputs(expected, outputs, self.limits.tool_output_max_chars)
         self.store.save_outputs(thread_id, run_id, run.step_id, dict(outputs))
         token = run.task_token
         resumed = transition(
@@ -436,6 +437,109 @@ class Conversations:
                 self.store, thread_id, run_id, lambda r: r.finished(RunStatus.EXPIRED, now)
             )
         return resumed
+
+    # --- responses (runs that end with the caller's calls)
+
+    def create_response(
+        self,
+        *,
+        messages: Sequence[NewMessage],
+        outputs: Sequence[tuple[str, str]],
+        instructions: str,
+        options: RunOptions,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
+        client: str | None = None,
+        background: bool = False,
+    ) -> RunRecord:
+        """A queued response: a run on the conversation (``conversation_id``), on the one
+        ``previous_response_id`` ended (which must be its latest), or on a new one, after its
+        input: ``messages`` added, ``outputs`` answering the calls the previous response ended
+        with (each of them, exactly once). With ``background``, its workflow is started; else
+        the caller runs it (``runs.inline``)."""
+        if previous_response_id is not None:
+            thread_id = self.store.locate_run(_valid("resp", previous_response_id, "run"))
+            if thread_id is None:
+                raise NotFound("run", previous_response_id)
+            thread = self.thread(thread_id)
+            if thread.last_run_id != previous_response_id:
+                raise InvalidRequest(
+                    f"Response '{previous_response_id}' is not the latest of its conversation: "
+                    "a response continues from the latest only (no branching).",
+                    param="previous_response_id",
+                )
+        elif conversation_id is not None:
+            thread = self.thread(conversation_id)
+        else:
+            if outputs:
+                raise InvalidRequest(
+                    "function_call_output items answer the calls of a previous response: "
+                    "give previous_response_id or conversation.",
+                    param="input",
+                )
+            thread = self.create_thread([], {})
+        active = self._active_run(thread)
+        if active is not None:
+            raise _already_active(thread.id, active.id)
+        if outputs or thread.last_run_id is not None:
+            self._answer_calls(thread, outputs)
+        now, ttl = self._now(), self._ttl()
+        added = [self._message(thread.id, m, now, ttl) for m in messages]
+        if added:
+            self._add(thread, added)
+        run = RunRecord(
+            id=new_id("resp"),
+            thread_id=thread.id,
+            assistant_id=ASSISTANT_ID,
+            created_at=now,
+            status=RunStatus.QUEUED,
+            model=self.model,
+            instructions=instructions,
+            tools=options.tools or [],
+            **options.model_dump(include=set(RunChoices.model_fields)),
+            expires_at=now + self._expires_seconds,
+            inputs=[m.id for m in added] + [call_id for call_id, _ in outputs],
+            waits_for_outputs=False,
+            client=client,
+            ttl=ttl,
+        )
+        if not self.store.start_run(run, thread.last_run_id):
+            raise _already_active(thread.id, self.thread(thread.id).last_run_id or "?")
+        return self._start(run) if background else run
+
+    def _answer_calls(self, thread: ThreadRecord, outputs: Sequence[tuple[str, str]]) -> None:
+        """Record ``outputs`` on the step whose caller's calls ended the thread's last run:
+        every one of those calls answered, once, within the size limit; none other."""
+        last = self.store.get_run(thread.id, thread.last_run_id or "", consistent=True)
+        step = None
+        if last is not None and last.step_id is not None:
+            step = self.store.get_step(thread.id, last.id, last.step_id)
+        waiting = [] if step is None else [c.id for c in step.calls if c.id not in step.outputs]
+        if not waiting and not outputs:
+            return
+        _check_outputs(waiting, outputs, self.limits.tool_output_max_chars, noun="function call")
+        assert step is not None  # outputs matched its calls
+        self.store.save_outputs(thread.id, step.run_id, step.id, dict(outputs))
+
+    def response(self, response_id: str) -> RunRecord:
+        """The response as it stands (reconciled with its execution when it should have
+        ended), found by its id alone."""
+        thread_id = self.store.locate_run(_valid("resp", response_id, "run"))
+        if thread_id is None:
+            raise NotFound("run", response_id)
+        return self.run(thread_id, response_id)
+
+    def delete_response(self, response_id: str) -> None:
+        """Delete the response's record (what it added to its conversation stays)."""
+        run = self.response(response_id)
+        if not run.status.terminal:
+            self.cancel(run.thread_id, run.id)
+        self.store.delete_run(run.thread_id, run.id)
+
+    def items(self, thread_id: str) -> list[MessageRecord | StepRecord]:
+        """Every message and step of the thread, oldest first."""
+        self.thread(thread_id)
+        return self.store.history(thread_id)
 
     # --- run steps
 
@@ -515,21 +619,25 @@ def _already_active(thread_id: str, run_id: str) -> InvalidRequest:
     )
 
 
-def _check_outputs(run: RunRecord, outputs: Sequence[tuple[str, str]], max_chars: int) -> None:
-    """Each call the run waits for answered exactly once, by an output within the limit."""
-    expected = [call.id for call in run.client_calls]
+def _check_outputs(
+    expected: Sequence[str],
+    outputs: Sequence[tuple[str, str]],
+    max_chars: int,
+    *,
+    noun: str = "tool call",
+) -> None:
+    """Each call in ``expected`` answered exactly once, by an output within the limit."""
     seen: set[str] = set()
     for index, (call_id, output) in enumerate(outputs):
         param = f"tool_outputs[{index}]"
         if call_id not in expected:
             raise InvalidRequest(
-                f"No tool call found with id '{call_id}' (the run waits for: "
-                f"{', '.join(expected)}).",
+                f"No {noun} found with id '{call_id}' (waiting for: {', '.join(expected)}).",
                 param=f"{param}.tool_call_id",
             )
         if call_id in seen:
             raise InvalidRequest(
-                f"Duplicate output for tool call '{call_id}'.", param=f"{param}.tool_call_id"
+                f"Duplicate output for {noun} '{call_id}'.", param=f"{param}.tool_call_id"
             )
         seen.add(call_id)
         if len(output) > max_chars:

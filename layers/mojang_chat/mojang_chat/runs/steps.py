@@ -186,7 +186,7 @@ def _outcome(run: RunRecord) -> dict[str, Any]:
         "status": run.status.value,
         "step_id": run.step_id,
         "tool_calls": [call.model_dump(mode="json") for call in run.server_calls],
-        "waits": bool(run.client_calls) and not run.status.terminal,
+        "waits": bool(run.client_calls) and run.waits_for_outputs and not run.status.terminal,
         # How long the wait for the caller may last: until the run expires (and a moment
         # more, so that the model step that follows a timeout finds it expired).
         "wait_seconds": max(1, (run.expires_at or 0) - int(time.time()) + _WAIT_MARGIN_SECONDS),
@@ -247,6 +247,15 @@ def model_step(
     if run.step_id is not None and run.status is RunStatus.IN_PROGRESS:
         current = next((i for i in history if i.id == run.step_id), None)
         if isinstance(current, StepRecord) and not current.answered:
+            theirs = {call.id for call in run.client_calls}
+            left = {call.id for call in current.calls if call.id not in current.outputs}
+            if left <= theirs and not run.waits_for_outputs:
+                # A response ends with the caller's calls, for its next response to answer.
+                now = int(clock())
+                done = transition(
+                    store, thread_id, run_id, lambda r: r.finished(RunStatus.COMPLETED, now)
+                )
+                return _outcome(done)
             # The tools of this round have yet to run (a retried step): nothing to do yet.
             return _outcome(run)
     run = transition(store, thread_id, run_id, lambda r: r.started(int(clock())))

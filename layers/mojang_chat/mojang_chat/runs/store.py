@@ -42,6 +42,8 @@ Record = TypeVar("Record", bound=BaseModel)
 _TRANSITION_ATTEMPTS = 5
 # The partition every assistant lives in (there are few; one query lists them).
 ASSISTANTS_PARTITION = "assistants"
+# The sort key of a run's locator, in a partition of the run's id: the thread it is on.
+LOCATOR = "locator"
 # DynamoDB's most items in one transaction, and in one batch write.
 _TRANSACTION_ITEMS = 100
 _BATCH_ITEMS = 25
@@ -93,7 +95,14 @@ class RunStore(Protocol):
 
     def start_run(self, run: RunRecord, previous_run_id: str | None) -> bool:
         """Write a new run and make it the thread's last run, on condition that the thread's
-        last run is still ``previous_run_id``; False when another run started meanwhile."""
+        last run is still ``previous_run_id``; False when another run started meanwhile. The
+        run can then be found by its id alone (``locate_run``)."""
+
+    def locate_run(self, run_id: str) -> str | None:
+        """The id of the thread a run is on (a response is read by its id alone)."""
+
+    def delete_run(self, thread_id: str, run_id: str) -> bool:
+        """Delete a run's record (its items stay in the thread); False when there was none."""
 
     def get_run(
         self, thread_id: str, run_id: str, *, consistent: bool = False
@@ -312,6 +321,17 @@ class DynamoRunStore:
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": {
+                                **_key(run.id, LOCATOR),
+                                "thread_id": {"S": run.thread_id},
+                                "ttl": {"N": str(run.ttl)},
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
                 ]
             )
         except self._client.exceptions.TransactionCanceledException as error:
@@ -322,6 +342,17 @@ class DynamoRunStore:
 
     def get_run(self, thread_id: str, run_id: str, *, consistent: bool = False) -> RunRecord | None:
         return self._get(RunRecord, thread_id, f"run#{run_id}", consistent=consistent)
+
+    def locate_run(self, run_id: str) -> str | None:
+        item = self._client.get_item(
+            TableName=self.table_name, Key=_key(run_id, LOCATOR), ConsistentRead=True
+        ).get("Item")
+        return None if item is None else str(item["thread_id"]["S"])
+
+    def delete_run(self, thread_id: str, run_id: str) -> bool:
+        deleted = self._delete(thread_id, f"run#{run_id}")
+        self._delete(run_id, LOCATOR)
+        return deleted
 
     def replace_run(self, run: RunRecord, version: int) -> bool:
         try:
