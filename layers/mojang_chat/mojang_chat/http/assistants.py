@@ -45,7 +45,7 @@ from mojang_chat.core.deadline import DeadlineExceeded
 from mojang_chat.core.observability import logger
 from mojang_chat.core.settings import ConfigurationError, ModelNotConfigured, get_settings
 from mojang_chat.guard import BudgetExhausted, ClientLimited, CountersUnavailable
-from mojang_chat.http import completions
+from mojang_chat.http import completions, responses
 from mojang_chat.http.assistant_requests import (
     CreateAssistantRequest,
     CreateRunRequest,
@@ -416,6 +416,7 @@ def runs_api() -> JsonApi:
         return step_object(step, run)
 
     completions.add_routes(app, _responses("The completion.", *work, 502, 504))
+    responses.add_routes(app, runs_service, _responses("The response.", *work, 502, 504))
     _errors(app)
     return app
 

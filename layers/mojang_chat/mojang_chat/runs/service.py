@@ -366,7 +366,10 @@ class Conversations:
     def run(self, thread_id: str, run_id: str) -> RunRecord:
         """The run as it stands (reconciled with its execution when it should have ended)."""
         self.thread(thread_id)
-        run = self.store.get_run(thread_id, _valid("run", run_id, "run"))
+        # A run of the Assistants API, or a response
+        if not (is_id("run", run_id) or is_id("resp", run_id)):
+            raise NotFound("run", run_id)
+        run = self.store.get_run(thread_id, run_id)
         if run is None:
             raise NotFound("run", run_id)
         return reconcile(run, self.store, self._workflow, self._clock())

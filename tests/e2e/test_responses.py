@@ -1,0 +1,193 @@
+"""The Responses API and Conversations through the official SDK against the local server, on
+the conversation core: server-run Mojang calls as ``mcp_call`` items, the caller's function
+calls ending a response and answered in the next one, background responses polled and
+cancelled, and a conversation shared with the Assistants API. Bodies are validated against
+OpenAI's schema."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from mojang_chat.chat.loop import SYSTEM_PROMPT
+from mojang_chat.local.server import LocalServer, serving
+from mojang_chat.local.standins import MERRYDITH_UUID
+from tests.aws import RunsStack, runs_stack, schema_errors
+from tests.fakes import model_server as fake_model
+
+__all__ = ["runs_stack"]  # the fixture, imported for pytest
+
+QUESTION = "what is the uuid of the player merrydith?"
+LOOKUP = ("get_uuid_from_username", {"username": "merrydith"})
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "The weather in a city (the caller's own tool).",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+}
+
+
+@pytest.fixture
+def server(runs_stack: RunsStack) -> Iterator[LocalServer]:
+    with serving(runs_stack.api) as local:
+        yield local
+
+
+@pytest.fixture
+def client(server: LocalServer) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
+
+
+def valid(body: dict[str, Any]) -> dict[str, Any]:
+    assert schema_errors("Response", body, "responses") == [], body
+    return body
+
+
+def test_a_response_runs_the_mojang_tools_on_the_server(
+    app_env: Any, client: openai.OpenAI
+) -> None:
+    model, mojang = app_env
+    model.script(fake_model.tool_calls(LOOKUP), fake_model.answer_from_tools())
+
+    raw = client.responses.with_raw_response.create(
+        model="any", input=QUESTION, instructions="Address the user as Johnny."
+    )
+    response = raw.parse()
+
+    body = valid(json.loads(raw.text))
+    assert response.status == "completed"
+    assert MERRYDITH_UUID.replace("-", "") in response.output_text.replace("-", "")
+    mcp, message = body["output"]
+    assert (mcp["type"], mcp["server_label"], mcp["name"]) == (
+        "mcp_call",
+        "mojang",
+        "get_uuid_from_username",
+    )
+    assert mcp["output"]
+    assert message["type"] == "message"
+    assert response.usage is not None
+    assert response.usage.total_tokens > 0
+    assert [r.path for r in mojang.requests()] == ["/users/profiles/minecraft/merrydith"]
+    system = [m["content"] for m in model.requests[0].body["messages"] if m["role"] == "system"]
+    assert system == [SYSTEM_PROMPT, "Address the user as Johnny."]
+    # It is kept: retrieved, and its input listed
+    again = client.responses.retrieve(response.id)
+    assert again.output_text == response.output_text
+    inputs = client.responses.input_items.list(response.id)
+    assert [item.type for item in inputs.data] == ["message"]
+
+
+def test_the_callers_function_call_ends_a_response_and_is_answered_in_the_next(
+    app_env: Any, client: openai.OpenAI
+) -> None:
+    model, _ = app_env
+    model.script(
+        fake_model.tool_calls(("get_weather", {"city": "Oslo"})),
+        fake_model.answer("It is sunny in Oslo."),
+    )
+
+    first = client.responses.create(model="m", input="weather in Oslo?", tools=[WEATHER])  # type: ignore[list-item]
+
+    assert first.status == "completed"
+    [call] = [item for item in first.output if item.type == "function_call"]
+    assert (call.name, json.loads(call.arguments)) == ("get_weather", {"city": "Oslo"})
+    second = client.responses.create(
+        model="m",
+        previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}],
+        tools=[WEATHER],  # type: ignore[list-item]
+    )
+    assert second.output_text == "It is sunny in Oslo."
+    sent = model.requests[1].body["messages"]
+    assert sent[-1] == {"role": "tool", "tool_call_id": call.call_id, "content": "sunny"}
+    assert model.schema_errors == []
+    # A next response that does not answer the call is refused, naming it
+    model.script(fake_model.tool_calls(("get_weather", {"city": "Bergen"})))
+    third = client.responses.create(model="m", input="and Bergen?", tools=[WEATHER])  # type: ignore[list-item]
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model="m", previous_response_id=third.id, input="hello?")
+    assert "missing" in caught.value.message
+
+
+def test_a_background_response_is_polled_and_can_be_cancelled(
+    app_env: Any, client: openai.OpenAI, runs_stack: RunsStack
+) -> None:
+    model, _ = app_env
+    model.script(fake_model.tool_calls(LOOKUP), fake_model.answer_from_tools())
+
+    started = client.responses.create(model="m", input=QUESTION, background=True)
+    assert started.status in ("queued", "in_progress")
+    response = started
+    while response.status in ("queued", "in_progress"):
+        time.sleep(0.05)
+        response = client.responses.retrieve(started.id)
+    assert response.status == "completed"
+    assert MERRYDITH_UUID.replace("-", "") in response.output_text.replace("-", "")
+
+    # A slow one is cancelled, and ends cancelled
+    model.script(fake_model.hang(1.5, fake_model.answer("too late")))
+    slow = client.responses.create(model="m", input="hello", background=True)
+    cancelled = client.responses.cancel(slow.id)
+    while cancelled.status not in ("cancelled", "completed", "failed", "incomplete"):
+        time.sleep(0.05)
+        cancelled = client.responses.retrieve(slow.id)
+    assert cancelled.status == "cancelled"
+    runs_stack.wait(slow.id)
+
+
+def test_a_conversation_is_the_assistants_thread(
+    app_env: Any, client: openai.OpenAI, runs_stack: RunsStack
+) -> None:
+    model, _ = app_env
+    model.script(fake_model.answer("Hello, Johnny."))
+    conversation = client.conversations.create(
+        items=[{"type": "message", "role": "user", "content": "hi, I am Johnny"}],
+        metadata={"topic": "greeting"},
+    )
+
+    response = client.responses.create(model="m", conversation=conversation.id, input="hello?")
+
+    assert response.output_text == "Hello, Johnny."
+    sent = [m["content"] for m in model.requests[0].body["messages"] if m["role"] == "user"]
+    assert sent == ["hi, I am Johnny", "hello?"]
+    items = client.conversations.items.list(conversation.id, order="asc")
+    assert [i.type for i in items.data] == ["message", "message", "message"]
+    # The same thread, read through the Assistants API
+    status, thread = runs_stack.call("GET", f"/v1/threads/{conversation.id}")
+    assert (status, thread["metadata"]) == (200, {"topic": "greeting"})
+    retrieved = client.conversations.retrieve(conversation.id)
+    assert retrieved.metadata == {"topic": "greeting"}
+    client.conversations.delete(conversation.id)
+    with pytest.raises(openai.NotFoundError):
+        client.conversations.retrieve(conversation.id)
+
+
+@pytest.mark.parametrize(
+    ("change", "param"),
+    [
+        ({"stream": True}, "stream"),
+        ({"store": False}, "store"),
+        ({"previous_response_id": "resp_x", "conversation": "thread_y"}, "previous_response_id"),
+        ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
+        (
+            {"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]},
+            "input[0].content[0].type",
+        ),
+        ({"text": {"format": {"type": "json_object"}}}, "text.format"),
+    ],
+)
+def test_what_cannot_be_honoured_is_a_400(
+    app_env: Any, client: openai.OpenAI, change: dict[str, Any], param: str
+) -> None:
+    model, _ = app_env
+    body = {"model": "m", "input": QUESTION, **change}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.post("/responses", body=body, cast_to=object)
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body.get("param") == param
+    assert model.requests == []
