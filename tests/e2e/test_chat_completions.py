@@ -22,7 +22,7 @@ from tests.helpers import TEMPLATE
 
 QUESTION = "what is the uuid of the player merrydith?"
 LOOKUP = ("get_uuid_from_username", {"username": "merrydith"})
-WEATHER = {
+WEATHER: Any = {
     "type": "function",
     "function": {
         "name": "get_weather",

@@ -24,7 +24,7 @@ __all__ = ["runs_stack"]  # the fixture, imported for pytest
 
 QUESTION = "what is the uuid of the player merrydith?"
 LOOKUP = ("get_uuid_from_username", {"username": "merrydith"})
-WEATHER = {
+WEATHER: Any = {
     "type": "function",
     "name": "get_weather",
     "description": "The weather in a city (the caller's own tool).",
@@ -91,7 +91,7 @@ def test_the_callers_function_call_ends_a_response_and_is_answered_in_the_next(
         fake_model.answer("It is sunny in Oslo."),
     )
 
-    first = client.responses.create(model="m", input="weather in Oslo?", tools=[WEATHER])  # type: ignore[list-item]
+    first = client.responses.create(model="m", input="weather in Oslo?", tools=[WEATHER])
 
     assert first.status == "completed"
     [call] = [item for item in first.output if item.type == "function_call"]
@@ -100,7 +100,7 @@ def test_the_callers_function_call_ends_a_response_and_is_answered_in_the_next(
         model="m",
         previous_response_id=first.id,
         input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}],
-        tools=[WEATHER],  # type: ignore[list-item]
+        tools=[WEATHER],
     )
     assert second.output_text == "It is sunny in Oslo."
     sent = model.requests[1].body["messages"]
@@ -108,7 +108,7 @@ def test_the_callers_function_call_ends_a_response_and_is_answered_in_the_next(
     assert model.schema_errors == []
     # A next response that does not answer the call is refused, naming it
     model.script(fake_model.tool_calls(("get_weather", {"city": "Bergen"})))
-    third = client.responses.create(model="m", input="and Bergen?", tools=[WEATHER])  # type: ignore[list-item]
+    third = client.responses.create(model="m", input="and Bergen?", tools=[WEATHER])
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model="m", previous_response_id=third.id, input="hello?")
     assert "missing" in caught.value.message
