@@ -332,9 +332,10 @@ def test_the_secret_is_the_only_thing_the_function_may_read(with_secret: dict[st
     assert "secretsmanager:GetSecretValue" not in json.dumps(
         [s for s in role_statements(with_secret, "ChatFunction") if s != secret]
     )
-    # The workflow's model step reads it too; the runs endpoints never call the model
+    # The workflow's model step reads it too, and so does the /v1 function (Chat Completions
+    # and responses call the model in the request)
     assert secret in role_statements(with_secret, "RunStepsFunction")
-    assert "secretsmanager" not in json.dumps(role_statements(with_secret, "RunsFunction"))
+    assert secret in role_statements(with_secret, "RunsFunction")
 
 
 def test_the_runs_functions_reach_only_the_table_and_the_workflow(
@@ -639,7 +640,8 @@ def test_each_role_grants_exactly_the_actions_its_code_uses() -> None:
         "secretsmanager:GetSecretValue": key | shared,
         "dynamodb:UpdateItem": usage,
     }
-    # ...the runs API reads and writes records (RunStore: get_item, query, put_item,
+    # ...the /v1 API reads the key (Chat Completions and responses call the model), reads and
+    # writes records (RunStore: get_item, query, put_item,
     # update_item, delete_item, batch_write_item to delete a thread, transact_write_items of
     # those), starts, stops and describes its executions, and resumes a waiting one...
     assert grants(deployed, "RunsFunction") == {
@@ -652,7 +654,7 @@ def test_each_role_grants_exactly_the_actions_its_code_uses() -> None:
         "states:StopExecution": {executions},
         "states:DescribeExecution": {executions},
         CALLBACK_ACTION: {"*"},
-        "secretsmanager:GetSecretValue": shared,
+        "secretsmanager:GetSecretValue": key | shared,
         "dynamodb:UpdateItem": table | usage,  # records, and admitting a run (the cost guard)
     }
     # ...the workflow's steps read the key and the records (a thread's items: Query), write
