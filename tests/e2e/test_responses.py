@@ -13,6 +13,7 @@ from typing import Any
 
 import openai
 import pytest
+import requests
 
 from mojang_chat.chat.loop import SYSTEM_PROMPT
 from mojang_chat.local.server import LocalServer, serving
@@ -167,10 +168,41 @@ def test_a_conversation_is_the_assistants_thread(
         client.conversations.retrieve(conversation.id)
 
 
+def test_a_streamed_response_gives_the_references_events_in_order(
+    app_env: Any, server: LocalServer, client: openai.OpenAI
+) -> None:
+    model, _ = app_env
+    model.script(fake_model.tool_calls(LOOKUP), fake_model.answer_from_tools())
+    model.script(fake_model.tool_calls(LOOKUP), fake_model.answer_from_tools())
+
+    # The events as sent, each valid, in the reference's order
+    reply = requests.post(
+        f"{server.url}/v1/responses",
+        json={"model": "m", "input": QUESTION, "stream": True},
+        timeout=30,
+    )
+    assert reply.headers["content-type"].startswith("text/event-stream")
+    events = [
+        json.loads(block.split("\ndata: ", 1)[1]) for block in reply.text.split("\n\n") if block
+    ]
+    for event in events:
+        assert schema_errors("ResponseStreamEvent", event, "responses") == [], event
+    kinds = [event["type"] for event in events]
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert kinds[-1] == "response.completed"
+    assert "response.output_text.delta" in kinds
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    # And the SDK's own stream helper assembles the response from them
+    with client.responses.stream(model="m", input=QUESTION) as stream:
+        final = stream.get_final_response()
+    assert MERRYDITH_UUID.replace("-", "") in final.output_text.replace("-", "")
+    assert [item.type for item in final.output] == ["mcp_call", "message"]
+
+
 @pytest.mark.parametrize(
     ("change", "param"),
     [
-        ({"stream": True}, "stream"),
+        ({"stream": True, "background": True}, "stream"),
         ({"store": False}, "store"),
         ({"previous_response_id": "resp_x", "conversation": "thread_y"}, "previous_response_id"),
         ({"tools": [{"type": "web_search"}]}, "tools[0].type"),

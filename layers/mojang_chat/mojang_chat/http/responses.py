@@ -15,15 +15,20 @@ is a thread (the same thread the Assistants API shows, by the same id).
 - ``POST /v1/conversations``, ``GET``, ``POST`` (metadata), ``DELETE
   /v1/conversations/{id}``, ``GET /v1/conversations/{id}/items``.
 
-Not supported (400): ``stream``, ``store: false`` (every response is kept, as a run), image and
-file input, hosted tools, a ``text.format`` other than text, branching from a response that is
-not the latest of its conversation.
+``stream: true`` answers with the reference's server-sent events, in their order, once the
+response has ended (API Gateway's HTTP API cannot stream a Lambda's answer as it is made).
+
+Not supported (400): ``stream`` with ``background``, ``store: false`` (every response is kept,
+as a run), image and file input, hosted tools, a ``text.format`` other than text, branching
+from a response that is not the latest of its conversation.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from mojang_chat import container
@@ -97,8 +102,10 @@ class CreateResponseRequest(BaseModel):
                     param=name,
                     code="unrecognized_argument",
                 )
-        if self.stream:
-            raise unsupported("stream", "Streaming is not supported: use background and poll.")
+        if self.stream and self.background:
+            raise unsupported(
+                "stream", "A background response is polled, not streamed: give one of them."
+            )
         if self.store is False:
             raise unsupported("store", "Every response is stored: store must be true.")
         if self.previous_response_id and self.conversation:
@@ -322,7 +329,7 @@ def response_object(
     tool_choice: Any = run.tool_choice or "auto"
     if isinstance(tool_choice, dict):
         tool_choice = {"type": "function", "name": tool_choice["function"]["name"]}
-    return {
+    body = {
         "id": run.id,
         "object": "response",
         "created_at": run.created_at,
@@ -344,9 +351,11 @@ def response_object(
         "tool_choice": tool_choice,
         "tools": [{"type": "function", **tool["function"]} for tool in run.tools],
         "truncation": "auto",
-        "usage": usage(run.tokens) if run.status.terminal else None,
         "metadata": run.metadata,
     }
+    if run.status.terminal:  # the schema's usage is an object, or absent until the end
+        body["usage"] = usage(run.tokens)
+    return body
 
 
 def conversation_object(service: Conversations, thread_id: str) -> dict[str, Any]:
@@ -379,6 +388,58 @@ def listing(items: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
         "last_id": items[-1]["id"] if items else None,
         "has_more": has_more,
     }
+
+
+def stream_events(whole: dict[str, Any]) -> list[dict[str, Any]]:
+    """The server-sent events of a finished response, in the order of the reference: created,
+    in progress, each output item added (a message with its text part and text), done, and
+    the response's end. Made after the response ended: behind API Gateway's HTTP API they
+    arrive in one body."""
+    events: list[dict[str, Any]] = []
+
+    def emit(kind: str, **fields: Any) -> None:
+        events.append({"type": kind, "sequence_number": len(events), **fields})
+
+    opening = {k: v for k, v in whole.items() if k != "usage"}
+    opening.update(status="in_progress", output=[])
+    emit("response.created", response=opening)
+    emit("response.in_progress", response=opening)
+    for index, item in enumerate(whole["output"]):
+        if item["type"] != "message":
+            emit("response.output_item.added", output_index=index, item=item)
+            if item["type"] == "function_call":
+                emit(
+                    "response.function_call_arguments.done",
+                    item_id=item["id"],
+                    name=item["name"],
+                    output_index=index,
+                    arguments=item["arguments"],
+                )
+            emit("response.output_item.done", output_index=index, item=item)
+            continue
+        emit(
+            "response.output_item.added",
+            output_index=index,
+            item={**item, "status": "in_progress", "content": []},
+        )
+        for content_index, part in enumerate(item["content"]):
+            where = {"item_id": item["id"], "output_index": index, "content_index": content_index}
+            emit("response.content_part.added", **where, part={**part, "text": ""})
+            emit("response.output_text.delta", **where, delta=part["text"], logprobs=[])
+            emit("response.output_text.done", **where, text=part["text"], logprobs=[])
+            emit("response.content_part.done", **where, part=part)
+        emit("response.output_item.done", output_index=index, item=item)
+    ending = {"completed": "response.completed", "incomplete": "response.incomplete"}
+    emit(ending.get(whole["status"], "response.failed"), response=whole)
+    return events
+
+
+def event_stream(events: list[dict[str, Any]]) -> str:
+    """Server-sent events, each named by its type."""
+    return "".join(
+        f"event: {event['type']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n"
+        for event in events
+    )
 
 
 # --- the routes
@@ -442,8 +503,13 @@ def add_routes(app: JsonApi, service: Any, responses: dict[int, Any]) -> None:
         return body
 
     @app.post("/v1/responses", summary="Create a response", responses=responses)
-    def create_response(request: CreateResponseRequest) -> dict[str, Any]:
-        return create(request)
+    def create_response(request: CreateResponseRequest) -> Response[str]:
+        whole = create(request)
+        headers = {"X-Request-Id": app.request_id}
+        if not request.stream:
+            return Response(200, "application/json", json.dumps(whole), headers=headers)
+        body = event_stream(stream_events(whole))
+        return Response(200, "text/event-stream; charset=utf-8", body, headers=headers)
 
     @app.get("/v1/responses/<response_id>", summary="Retrieve a response", responses=responses)
     def retrieve_response(response_id: str) -> dict[str, Any]:
