@@ -163,6 +163,16 @@ def test_a_conversation_is_the_assistants_thread(
     assert (status, thread["metadata"]) == (200, {"topic": "greeting"})
     retrieved = client.conversations.retrieve(conversation.id)
     assert retrieved.metadata == {"topic": "greeting"}
+    # Items are added, read and deleted
+    [added] = client.conversations.items.create(
+        conversation.id, items=[{"type": "message", "role": "user", "content": "bye"}]
+    ).data
+    item_id = str(added.id)
+    read = client.conversations.items.retrieve(item_id, conversation_id=conversation.id)
+    assert read.id == item_id
+    client.conversations.items.delete(item_id, conversation_id=conversation.id)
+    with pytest.raises(openai.NotFoundError):
+        client.conversations.items.retrieve(item_id, conversation_id=conversation.id)
     client.conversations.delete(conversation.id)
     with pytest.raises(openai.NotFoundError):
         client.conversations.retrieve(conversation.id)

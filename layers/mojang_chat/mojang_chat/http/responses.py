@@ -589,6 +589,31 @@ def add_routes(app: JsonApi, service: Any, responses: dict[int, Any]) -> None:
         service().delete_thread(conversation_id)
         return {"id": conversation_id, "object": "conversation.deleted", "deleted": True}
 
+    @app.post("/v1/conversations/<conversation_id>/items", summary="Add items to a conversation")
+    def create_items(conversation_id: str, request: ConversationRequest) -> dict[str, Any]:
+        core: Conversations = service()
+        messages, outputs, system = CreateResponseRequest(input=request.items or []).inputs()
+        if outputs or system or not messages:
+            raise unsupported("items", "Add user and assistant messages (at least one).")
+        added = [core.add_message(conversation_id, message) for message in messages]
+        return listing([message_item(m) for m in added], False)
+
+    @app.get(
+        "/v1/conversations/<conversation_id>/items/<item_id>",
+        summary="Retrieve a conversation's item",
+    )
+    def retrieve_item(conversation_id: str, item_id: str) -> dict[str, Any]:
+        return message_item(service().message(conversation_id, item_id))
+
+    @app.delete(
+        "/v1/conversations/<conversation_id>/items/<item_id>",
+        summary="Delete a conversation's item",
+    )
+    def delete_item(conversation_id: str, item_id: str) -> dict[str, Any]:
+        core: Conversations = service()
+        core.delete_message(conversation_id, item_id)
+        return conversation_object(core, conversation_id)
+
     @app.get("/v1/conversations/<conversation_id>/items", summary="List a conversation's items")
     def list_items(conversation_id: str) -> dict[str, Any]:
         core: Conversations = service()
