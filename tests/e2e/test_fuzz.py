@@ -68,6 +68,8 @@ def server_url(runs_stack: RunsStack, app_env: Any) -> Iterator[str]:
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# Every operation of both documents, positive and negative, some calling the model: minutes.
+@pytest.mark.timeout(900)
 def test_every_route_survives_schema_fuzzing(server_url: str) -> None:
     counts: Counter[str] = Counter()
     statuses: Counter[int] = Counter()

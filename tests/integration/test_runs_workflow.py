@@ -276,6 +276,7 @@ def test_a_run_past_its_expiry_ends_expired(
     assert run["expires_at"] is not None
     assert run["expires_at"] <= time.time() + 1
     assert schema_errors("RunObject", run) == []
+    runs_stack.wait(run["id"])  # the record ends before the execution's last state
     assert runs_stack.states_entered(run["id"])[-1] == "Expired"
     assert [m["role"] for m in messages(runs_stack, run["thread_id"])] == ["user"]
 
@@ -430,6 +431,7 @@ def test_the_callers_tool_waits_in_requires_action_until_its_outputs_come(
     assert any("merrydith" in o.lower() for o in outputs)
     assert model.schema_errors == []
     # And the workflow waited on its task token in between
+    assert runs_stack.wait(run["id"])["status"] == "SUCCEEDED"
     states = runs_stack.states_entered(run["id"])
     assert states[:7] == [
         "Queued",
@@ -441,7 +443,6 @@ def test_the_callers_tool_waits_in_requires_action_until_its_outputs_come(
         "RequiresAction",
     ]
     assert states[-3:] == ["InProgress", "AfterModel", "Completed"]
-    assert runs_stack.wait(run["id"])["status"] == "SUCCEEDED"
     # And the steps show both calls with their outputs, the caller's too
     [tool_step, _] = steps(runs_stack, final)
     outputs_by_name = {
@@ -474,8 +475,9 @@ def test_cancelling_a_run_that_waits_for_the_caller_ends_it_cancelled(
 def test_a_run_whose_caller_never_answers_expires(
     runs_stack: RunsStack, app_env: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given runs that expire after 2 s, and a caller that never submits its outputs
-    use_settings(monkeypatch, RUN_EXPIRES_SECONDS="2")
+    # Given runs that expire after 5 s (time to reach requires_action on a loaded machine),
+    # and a caller that never submits its outputs
+    use_settings(monkeypatch, RUN_EXPIRES_SECONDS="5")
     model, _ = app_env
     model.script(fake_model.tool_calls(("get_weather", {"city": "Oslo"})))
     run = waiting_run(runs_stack, runs_stack.create(TUTORIAL, tools=[OWN_TOOL]))

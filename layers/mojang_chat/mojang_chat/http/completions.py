@@ -352,13 +352,25 @@ class ModelList(BaseModel):
     data: list[ModelObject]
 
 
+def json_or_events(description: str) -> Any:
+    """The OpenAPI entry of a 200 that is a JSON object, or server-sent events when the
+    request asked to stream."""
+    return {
+        "description": description,
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/event-stream": {"schema": {"type": "string"}},
+        },
+    }
+
+
 def add_routes(app: JsonApi, responses: Mapping[int, Any]) -> None:
     """The Chat Completions and models routes, on the ``/v1`` resolver."""
 
     @app.post(
         "/v1/chat/completions",
         summary="Create a chat completion (the Mojang tools run on the server)",
-        responses=dict(responses),
+        responses={**responses, 200: json_or_events("The completion, or its chunks.")},
     )
     def create_completion(request: ChatCompletionRequest) -> Response[str]:
         settings = get_settings()
@@ -378,11 +390,13 @@ def add_routes(app: JsonApi, responses: Mapping[int, Any]) -> None:
         body = event_stream(chunks(whole, include))
         return Response(200, "text/event-stream; charset=utf-8", body, headers=headers)
 
-    @app.get("/v1/models", summary="List the models (the deployment's one)")
+    @app.get(
+        "/v1/models", summary="List the models (the deployment's one)", responses=dict(responses)
+    )
     def list_models() -> ModelList:
         return ModelList(data=[ModelObject(id=get_settings().openai_model)])
 
-    @app.get("/v1/models/<model>", summary="Retrieve a model")
+    @app.get("/v1/models/<model>", summary="Retrieve a model", responses=dict(responses))
     def retrieve_model(model: str) -> ModelObject:
         if model != get_settings().openai_model:
             raise ApiError(

@@ -37,6 +37,7 @@ from mojang_chat.core.deadline import Deadline
 from mojang_chat.core.settings import get_settings
 from mojang_chat.core.statuses import RunStatus
 from mojang_chat.http.assistant_requests import function_tools, page, unsupported
+from mojang_chat.http.completions import json_or_events
 from mojang_chat.http.errors import ApiError
 from mojang_chat.http.limits import (
     MAX_FUNCTION_TOOLS,
@@ -502,7 +503,11 @@ def add_routes(app: JsonApi, service: Any, responses: dict[int, Any]) -> None:
         body["previous_response_id"] = request.previous_response_id
         return body
 
-    @app.post("/v1/responses", summary="Create a response", responses=responses)
+    @app.post(
+        "/v1/responses",
+        summary="Create a response",
+        responses={**responses, 200: json_or_events("The response, or its events.")},
+    )
     def create_response(request: CreateResponseRequest) -> Response[str]:
         whole = create(request)
         headers = {"X-Request-Id": app.request_id}
@@ -574,22 +579,38 @@ def add_routes(app: JsonApi, service: Any, responses: dict[int, Any]) -> None:
         thread = core.create_thread(messages, dict(request.metadata or {}))
         return conversation_object(core, thread.id)
 
-    @app.get("/v1/conversations/<conversation_id>", summary="Retrieve a conversation")
+    @app.get(
+        "/v1/conversations/<conversation_id>",
+        summary="Retrieve a conversation",
+        responses=dict(responses),
+    )
     def retrieve_conversation(conversation_id: str) -> dict[str, Any]:
         return conversation_object(service(), conversation_id)
 
-    @app.post("/v1/conversations/<conversation_id>", summary="Update a conversation's metadata")
+    @app.post(
+        "/v1/conversations/<conversation_id>",
+        summary="Update a conversation's metadata",
+        responses=dict(responses),
+    )
     def update_conversation(conversation_id: str, request: ConversationRequest) -> dict[str, Any]:
         core: Conversations = service()
         core.modify_thread(conversation_id, dict(request.metadata or {}))
         return conversation_object(core, conversation_id)
 
-    @app.delete("/v1/conversations/<conversation_id>", summary="Delete a conversation")
+    @app.delete(
+        "/v1/conversations/<conversation_id>",
+        summary="Delete a conversation",
+        responses=dict(responses),
+    )
     def delete_conversation(conversation_id: str) -> dict[str, Any]:
         service().delete_thread(conversation_id)
         return {"id": conversation_id, "object": "conversation.deleted", "deleted": True}
 
-    @app.post("/v1/conversations/<conversation_id>/items", summary="Add items to a conversation")
+    @app.post(
+        "/v1/conversations/<conversation_id>/items",
+        summary="Add items to a conversation",
+        responses=dict(responses),
+    )
     def create_items(conversation_id: str, request: ConversationRequest) -> dict[str, Any]:
         core: Conversations = service()
         messages, outputs, system = CreateResponseRequest(input=request.items or []).inputs()
@@ -601,6 +622,7 @@ def add_routes(app: JsonApi, service: Any, responses: dict[int, Any]) -> None:
     @app.get(
         "/v1/conversations/<conversation_id>/items/<item_id>",
         summary="Retrieve a conversation's item",
+        responses=dict(responses),
     )
     def retrieve_item(conversation_id: str, item_id: str) -> dict[str, Any]:
         return message_item(service().message(conversation_id, item_id))
@@ -608,13 +630,18 @@ def add_routes(app: JsonApi, service: Any, responses: dict[int, Any]) -> None:
     @app.delete(
         "/v1/conversations/<conversation_id>/items/<item_id>",
         summary="Delete a conversation's item",
+        responses=dict(responses),
     )
     def delete_item(conversation_id: str, item_id: str) -> dict[str, Any]:
         core: Conversations = service()
         core.delete_message(conversation_id, item_id)
         return conversation_object(core, conversation_id)
 
-    @app.get("/v1/conversations/<conversation_id>/items", summary="List a conversation's items")
+    @app.get(
+        "/v1/conversations/<conversation_id>/items",
+        summary="List a conversation's items",
+        responses=dict(responses),
+    )
     def list_items(conversation_id: str) -> dict[str, Any]:
         core: Conversations = service()
         items = conversation_items(core.items(conversation_id))
