@@ -162,6 +162,7 @@ def test_edge_bodies_get_a_documented_status_on_every_route_with_a_body(server_u
                     assert response.status_code in (400, 415), label
                     assert error_shape_problem(api, response.json()) is None, label
                     answered += 1
-    # POST /chat, and the ten bodies of the Assistants API (create or modify an assistant, a
-    # thread, a message, a run; create a thread and run; submit tool outputs)
-    assert answered == 11 * len(EDGE_BODIES)
+    # POST /chat; the ten bodies of the Assistants API (create or modify an assistant, a
+    # thread, a message, a run; create a thread and run; submit tool outputs); a chat
+    # completion, a response, a conversation (create, update) and its items
+    assert answered == 16 * len(EDGE_BODIES)
