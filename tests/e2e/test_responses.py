@@ -233,3 +233,21 @@ def test_what_cannot_be_honoured_is_a_400(
     assert isinstance(caught.value.body, dict)
     assert caught.value.body.get("param") == param
     assert model.requests == []
+
+
+def test_a_model_that_fails_ends_the_response_failed_never_open(
+    app_env: Any, client: openai.OpenAI, runs_stack: RunsStack
+) -> None:
+    model, _ = app_env
+    model.script(*[fake_model.server_error()] * 8)
+
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.responses.create(model="m", input=QUESTION)
+
+    # The failure is named as the model's, and the response it started has ended
+    assert caught.value.status_code == 502
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body.get("code") == "model_error"
+    items = runs_stack.dynamodb.scan(TableName=runs_stack.table_name)["Items"]
+    runs = [json.loads(i["body"]["S"]) for i in items if i["sk"]["S"].startswith("run#resp_")]
+    assert [run["status"] for run in runs] == ["failed"]
