@@ -346,13 +346,29 @@ def response_object(
         "previous_response_id": None,
         "conversation": {"id": run.thread_id},
         "store": True,
-        "temperature": None,
-        "top_p": None,
+        # The model's defaults: the deployment never changes them.
+        "temperature": 1,
+        "top_p": 1,
         "text": {"format": {"type": "text"}},
         "tool_choice": tool_choice,
-        "tools": [{"type": "function", **tool["function"]} for tool in run.tools],
+        "tools": [
+            {"type": "function", "description": None, "parameters": None, "strict": None}
+            | tool["function"]
+            for tool in run.tools
+        ],
         "truncation": "auto",
         "metadata": run.metadata,
+        # What the Open Responses specification requires besides OpenAI's: none of it is
+        # chosen here (sampling and caching are the deployment's).
+        "completed_at": run.completed_at,
+        "presence_penalty": 0,
+        "frequency_penalty": 0,
+        "top_logprobs": 0,
+        "reasoning": None,
+        "max_tool_calls": None,
+        "service_tier": "default",
+        "safety_identifier": None,
+        "prompt_cache_key": None,
     }
     if run.status.terminal:  # the schema's usage is an object, or absent until the end
         body["usage"] = usage(run.tokens)
