@@ -102,7 +102,7 @@ def serve(
         url = server.url
         print(f"mojang-chat is running at {url}", file=out)
         print(f"  demo page   {url}/", file=out)
-        print(f"  API docs    {url}/docs", file=out)
+        print(f"  API docs    {url}/docs  {url}/v1/docs", file=out)
         for route in sorted(app.routes, key=lambda r: (r.path, r.method)):
             print(f"  {route.method:<7} {url}{route.path}  ({route.function})", file=out)
         problem = model_problem()
