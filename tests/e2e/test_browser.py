@@ -236,8 +236,9 @@ def test_errors_are_readable_and_retry_resends(
     page.ask(TUTORIAL)
     alert = page.page.locator(".mcw-error")
     alert.wait_for(timeout=ANSWER_TIMEOUT_MS)
-    assert "The server could not answer (503): the model server is overloaded" in (
-        alert.inner_text()
+    assert (
+        f"The server could not answer (503): the model server at {model_server.base_url} is "
+        "overloaded" in alert.inner_text()
     )
     # When Retry is pressed, the same question goes again and is answered
     alert.get_by_role("button", name="Retry").click()

@@ -461,17 +461,35 @@ def test_ask_prints_the_transcript_then_the_answer(
     assert MERRYDITH_UUID in lines[-1]
 
 
-def test_ask_without_a_model_says_what_to_set(
+def test_ask_without_a_model_answers_from_the_standins_and_says_what_to_set(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mojang_chat import container
 
     monkeypatch.chdir(tmp_path)  # no .env here
     container.reset()
+    assert cli.main(["ask", TUTORIAL]) == 0
+    captured = capsys.readouterr()
+    assert MERRYDITH_UUID in captured.out.splitlines()[-1]
+    assert "OPENAI_API_KEY" in captured.err
+    assert "OPENAI_API_KEY" not in captured.out
+    assert "Traceback" not in captured.err + captured.out
+    assert "OPENAI_BASE_URL" not in os.environ  # the stand-ins' settings are gone again
+    container.reset()
+
+
+def test_ask_with_an_invalid_setting_is_an_error_not_the_standins(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mojang_chat import container
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MAX_TOOL_ROUNDS", "lots")
+    container.reset()
     assert cli.main(["ask", TUTORIAL]) == 2
     captured = capsys.readouterr()
-    assert "OPENAI_API_KEY" in captured.err
-    assert "Traceback" not in captured.err + captured.out
+    assert "MAX_TOOL_ROUNDS" in captured.err
+    assert captured.out == ""
     container.reset()
 
 

@@ -136,9 +136,14 @@ class LocalApi:
     """The template's HTTP API in this process: routes a request, invokes the function in one
     of its containers (at most ``concurrency`` invocations of a function at once)."""
 
-    def __init__(self, app: Application, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+    def __init__(
+        self, app: Application, concurrency: int = DEFAULT_CONCURRENCY, *, tracebacks: bool = True
+    ) -> None:
         self.app = app
         self.containers = {name: FunctionContainers(name, concurrency) for name in app.functions}
+        # A server's log shows where a function failed; a terminal's transcript (``ask``) only
+        # what failed, one line per failure: the run's own error follows on its last line.
+        self.tracebacks = tracebacks
 
     def invoke_function(
         self, logical_id: str, event: Mapping[str, Any], request_id: str | None = None
@@ -157,7 +162,10 @@ class LocalApi:
                 # Not the exceptions it was raised from: an upstream's own message (a model's
                 # 401 echoes the key it was sent) stays out of the log, as the package's
                 # errors keep it out of theirs.
-                trace = "".join(traceback.format_exception(error, chain=False))
+                if self.tracebacks:
+                    trace = "".join(traceback.format_exception(error, chain=False))
+                else:
+                    trace = "".join(traceback.format_exception_only(error))
                 sys.stderr.write(
                     f"[ERROR] {logical_id} RequestId: {context.aws_request_id} failed:\n{trace}"
                 )
