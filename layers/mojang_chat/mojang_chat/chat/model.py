@@ -47,6 +47,13 @@ class ModelUnavailable(ModelError):
     """The model server could not be reached, was overloaded (503), or is not configured."""
 
 
+class ModelUnreachable(ModelUnavailable):
+    """Nothing answered at the model server's URL (no connection). Its own class, so that
+    the runs workflow, which retries ``ModelUnavailable`` by name after the adapter's own
+    retries, does not retry it: a server that refuses connections through those is down or
+    misconfigured, and a run then fails as fast as ``/chat`` answers 503."""
+
+
 class ModelFailed(ModelError):
     """The model server answered with an error or with something that is not a completion."""
 
@@ -392,7 +399,7 @@ def _translate(error: Exception, deadline: Deadline, server: str) -> Exception:
             return DeadlineExceeded("the model did not answer before the request's deadline")
         return ModelUnavailable(f"the model server at {server} did not answer in time")
     if isinstance(error, openai.APIConnectionError):
-        return ModelUnavailable(f"the model server at {server} could not be reached")
+        return ModelUnreachable(f"the model server at {server} could not be reached")
     if isinstance(error, openai.RateLimitError):
         return ModelRateLimited(
             f"the model server at {server} is rate-limiting requests", _retry_after(error)

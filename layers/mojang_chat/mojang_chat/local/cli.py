@@ -1,5 +1,6 @@
-"""The command line: ``serve`` the API locally, ``ask`` one question, or run the ``demo`` (on
-the configured model, else on the stand-ins; ``demo --offline`` always on the stand-ins).
+"""The command line: ``serve`` the API locally, ``ask`` one question, run the ``demo`` (on
+the configured model, else on the stand-ins; ``demo --offline`` always on the stand-ins), or
+``invoke`` one function on an event file, as ``sam local invoke`` does.
 
 Configuration errors are printed as one message (exit status 2), never as a stack trace.
 """
@@ -25,6 +26,7 @@ from mojang_chat.core.statuses import TERMINAL_STATUSES
 from mojang_chat.local import demo
 from mojang_chat.local.demo import assistant_id, model_problem
 from mojang_chat.local.events import Request
+from mojang_chat.local.invoke import EventError, invoke, read_event
 from mojang_chat.local.server import (
     DEFAULT_CONCURRENCY,
     LocalApi,
@@ -344,6 +346,15 @@ def parser() -> argparse.ArgumentParser:
                 help="answer with the stand-in model and sample Mojang players, even with a "
                 "model configured",
             )
+    invoke_command = commands.add_parser(
+        "invoke",
+        help="run one function of template.yaml on an event, as `sam local invoke` does "
+        "(without Docker): the response on stdout, the logs on stderr",
+    )
+    invoke_command.add_argument("function", help="the function's logical id, e.g. ChatFunction")
+    invoke_command.add_argument(
+        "-e", "--event", required=True, help="the event's JSON file (events/...), or - for stdin"
+    )
     ask_command = commands.add_parser("ask", help="answer one question in the terminal")
     ask_command.add_argument("question")
     ask_command.add_argument(
@@ -367,15 +378,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not template.is_file():
         template = default_template()
     try:
-        if args.command == "ask":
+        if args.command in ("ask", "invoke"):
+            event = read_event(args.event) if args.command == "invoke" else None
             get_settings()  # an invalid setting is an error, not a reason for the stand-ins
-            with terminal_output(quiet=True), demo.upstreams() as notice:
+            with terminal_output(quiet=args.command == "ask"), demo.upstreams() as notice:
                 if notice:
                     print(f"note: {demo.STANDINS_NOTE}", file=sys.stderr, flush=True)
+                if args.command == "invoke":
+                    return invoke(template, args.function, event)
                 return ask_runs(args.question, template) if args.runs else ask(args.question)
         with terminal_output(quiet=False):
             return _serve(args, template)
-    except (TemplateError, ConfigurationError) as error:
+    except (TemplateError, ConfigurationError, EventError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

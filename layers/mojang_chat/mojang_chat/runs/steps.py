@@ -34,6 +34,7 @@ from mojang_chat.chat.model import (
     ModelRateLimited,
     ModelTurn,
     ModelUnavailable,
+    ModelUnreachable,
 )
 from mojang_chat.chat.registry import ToolRegistry
 from mojang_chat.chat.types import ToolCall, Usage
@@ -68,6 +69,7 @@ _READABLE_ERRORS = frozenset(
     for error in (
         ModelRateLimited,
         ModelUnavailable,
+        ModelUnreachable,
         ModelFailed,
         ModelNotConfigured,
         ConfigurationError,
