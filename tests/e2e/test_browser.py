@@ -541,12 +541,14 @@ def test_the_conversation_survives_a_reload_until_a_new_one_is_started(
     assert page.errors == []
 
 
-def host_page(server: LocalServer, attributes: str, style: str = "") -> Callable[[Any], None]:
+def host_page(
+    server: LocalServer, attributes: str, style: str = "", target: str = 'data-target="#chat"'
+) -> Callable[[Any], None]:
     """A site's page (on the API's origin) embedding the widget with ``attributes``."""
     html = (
         f'<!doctype html><html lang="en"><head><title>A site</title><style>{style}</style>'
         '</head><body><main><h1>A site</h1><div id="chat"></div></main>'
-        f'<script src="/widget.js" data-mode="chat" data-target="#chat" {attributes}></script>'
+        f'<script src="/widget.js" data-mode="chat" {target} {attributes}></script>'
         "</body></html>"
     )
 
@@ -599,3 +601,76 @@ def test_a_site_themes_the_widget_with_css_custom_properties(
     )
     assert colours == ["rgb(90, 20, 140)", "rgb(250, 245, 230)", "rgb(90, 20, 140)"]
     assert page.errors == []
+
+
+# axe-core, the accessibility engine, from the npm registry (pinned), installed on first use
+# into test-artifacts/ (git-ignored) and injected into the page under test.
+AXE_VERSION = "4.14.1"
+AXE_DIR = ARTIFACTS / "npm"
+
+
+def axe_script() -> str:
+    """axe.min.js of the pinned axe-core: installed with npm when missing, else skip."""
+    script = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+    npm = shutil.which("npm")
+    if not script.is_file() and npm:
+        AXE_DIR.mkdir(parents=True, exist_ok=True)
+        subprocess.run(  # noqa: S603 - fixed arguments, a pinned package
+            [
+                npm,
+                "install",
+                "--no-save",
+                "--no-package-lock",
+                "--prefix",
+                str(AXE_DIR),
+                f"axe-core@{AXE_VERSION}",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    if not script.is_file():
+        pytest.skip("no axe-core: npm could not install it")
+    return script.read_text(encoding="utf-8")
+
+
+def axe_violations(page: Any) -> list[str]:
+    """axe-core's WCAG 2.1 A/AA violations on the page, as 'rule: target' lines."""
+    page.add_script_tag(content=axe_script())
+    result = page.evaluate(
+        """() => axe.run(document, {runOnly: {type: 'tag',
+              values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"""
+    )
+    return [
+        f"{violation['id']}: {node['target']}"
+        for violation in result["violations"]
+        for node in violation["nodes"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mode", "width"),
+    [("chat", 1000), ("runs", 1000), ("runs", 360)],
+    ids=["chat", "runs", "phone"],
+)
+def test_the_widget_passes_an_axe_audit(
+    server: LocalServer, open_page: Any, mode: str, width: int
+) -> None:
+    page = open_page(f"{server.url}/?mode={mode}", width=width, height=800)
+    page.ask(TUTORIAL)
+    page.wait_for_answer(MERRYDITH_UUID)
+    page.page.locator(".mcw-tools summary").click()  # the tool calls open, too
+    assert axe_violations(page.page) == []
+
+
+def test_the_corner_launcher_is_labelled_and_passes_an_axe_audit(
+    server: LocalServer, open_page: Any
+) -> None:
+    page = open_page(f"{server.url}/site.html", before=host_page(server, "", target=""))
+    launcher = page.page.get_by_role("button", name="Ask about players")
+    assert launcher.get_attribute("aria-expanded") == "false"
+    launcher.click()
+    assert launcher.get_attribute("aria-expanded") == "true"
+    page.ask(TUTORIAL)
+    page.wait_for_answer(MERRYDITH_UUID)
+    assert axe_violations(page.page) == []
