@@ -10,7 +10,7 @@ SAM_VENV ?= .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv demo demo-offline browser ask test lint typecheck unit test-all lock sam-tools build validate clean bench fuzz
+.PHONY: help venv demo demo-offline browser ask test lint typecheck unit test-all lock sam-tools build deploy sam-local validate clean bench fuzz
 
 help:
 	@echo "make demo   run the app locally on http://127.0.0.1:3000 (no AWS account, no Docker)"
@@ -20,6 +20,8 @@ help:
 	@echo "make fuzz   a long schema-fuzzing run of every route (FUZZ_EXAMPLES=500 per operation and mode)"
 	@echo "make bench  benchmarks against the stand-ins: table on stdout, benchmarks/results/latest.json"
 	@echo "make build  sam build (the layer is built for arm64 without Docker)"
+	@echo "make deploy sam build + sam deploy (guided the first time; GUIDED=1 asks again)"
+	@echo "make sam-local ARGS=\"invoke ChatFunction -e events/chat-tutorial.json\"  sam local (Docker)"
 	@echo "make lock   re-pin the layer's requirements and the dev lock (requirements-dev.txt)"
 
 $(VENV)/.installed: pyproject.toml $(LOCK) $(DEV_LOCK)
@@ -104,6 +106,21 @@ validate: sam-tools
 
 build: sam-tools
 	$(SAM) build
+
+# Guided the first time (sam asks for the parameters and saves its answers in samconfig.toml),
+# then with the saved answers; GUIDED=1 asks again.
+SAMCONFIG ?= samconfig.toml
+deploy: build
+	@if [ -n "$(GUIDED)" ] || ! grep -q '^parameter_overrides' $(SAMCONFIG); then \
+	  $(SAM) deploy --guided --config-file $(SAMCONFIG); \
+	else \
+	  $(SAM) deploy --config-file $(SAMCONFIG); \
+	fi
+
+# `sam local` with this checkout's SAM CLI (it needs Docker; `python -m mojang_chat invoke`
+# and `make demo` do not): make sam-local ARGS="invoke ChatFunction -e events/chat-tutorial.json"
+sam-local: build
+	$(SAM) local $(or $(ARGS),start-api)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage

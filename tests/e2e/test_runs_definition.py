@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from mojang_chat.chat.model import ModelRateLimited, ModelUnavailable
+from mojang_chat.chat.model import ModelRateLimited, ModelUnavailable, ModelUnreachable
 from mojang_chat.core.settings import Settings
 from mojang_chat.core.statuses import RunStatus
 from mojang_chat.runs.workflow import STEP_GRACE_SECONDS, WORKFLOW_TIMEOUT_SECONDS
@@ -147,6 +147,10 @@ def test_every_error_a_retry_or_catch_names_is_an_exception_of_the_code() -> Non
         if not error.startswith("Lambda.")
     }
     assert retried == {ModelUnavailable.__name__, ModelRateLimited.__name__}
+    # but not a model that takes no connection (a subclass, with a name of its own): the run
+    # fails after the adapter's own retries, as fast as /chat answers 503
+    assert issubclass(ModelUnreachable, ModelUnavailable)
+    assert ModelUnreachable.__name__ not in retried
 
 
 def test_failures_are_caught_into_failed_with_last_error() -> None:

@@ -148,7 +148,9 @@ def test_a_function_added_to_the_template_is_served(echo_template: Path) -> None
         assert response.headers["apigw-requestid"] == data["event"]["requestContext"]["requestId"]
         # A handler that raises gives API Gateway's 500, not a stack trace
         boom = requests.get(f"{local.url}/boom", timeout=10)
-        assert (boom.status_code, boom.json()) == (500, {"message": "Internal Server Error"})
+        assert boom.status_code == 500
+        assert boom.json()["error"]["type"] == "internal_error"
+        assert "boom" not in boom.text
     assert "ECHO_SETTING" not in os.environ  # the environment is restored
 
 
@@ -198,7 +200,22 @@ def test_bodies_of_unknown_or_invalid_length_are_refused(
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(f"HTTP/1.1 {status} ".encode()), head
     assert b"\r\nConnection: close" in head
-    assert "message" in json.loads(body)
+    # In the error shape of /chat (the path is not under /v1), as the route's own errors
+    error = json.loads(body)
+    assert set(error) == {"error", "request_id"}
+    assert error["error"]["message"]
+    assert error["error"]["type"]
+
+
+def test_an_error_before_routing_under_v1_is_in_openais_shape(echo: LocalServer) -> None:
+    request = b"POST /v1/threads HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
+    answer = _raw(echo, request + b"\r\n5\r\nhello\r\n0\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 411 ")
+    error = json.loads(body)["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["code"] == "length_required"
+    assert "Content-Length" in error["message"]
 
 
 def test_the_servers_body_limit_leaves_the_apis_own_to_answer(server: LocalServer) -> None:
@@ -235,7 +252,7 @@ def test_other_host_names_are_refused(echo: LocalServer, host: str) -> None:
     ):
         assert response.status_code == 421
         assert response.headers["Content-Type"] == "application/json"
-        assert "Misdirected Request" in response.json()["message"]
+        assert "Misdirected Request" in response.json()["error"]["message"]
         assert response.headers["Connection"] == "close"
 
 
@@ -326,12 +343,22 @@ def test_the_stand_in_model_answers_each_kind_of_question_through_the_server(
     assert model.schema_errors == []
 
 
-def test_unknown_route_is_a_json_404(server: LocalServer) -> None:
+def test_unknown_route_and_method_are_answered_in_the_error_shape(server: LocalServer) -> None:
     response = requests.get(f"{server.url}/no/such/route", timeout=10)
     assert response.status_code == 404
     assert response.headers["Content-Type"] == "application/json"
-    assert response.json() == {"message": "Not Found"}
-    assert requests.get(f"{server.url}/chat", timeout=10).status_code == 404  # wrong method
+    assert response.json()["error"]["type"] == "not_found"
+    assert response.json()["request_id"]
+
+    wrong_method = requests.get(f"{server.url}/chat", timeout=10)
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["Allow"] == "POST"
+    assert wrong_method.json()["error"]["type"] == "method_not_allowed"
+
+    # Under /v1 the function answers for every path, in OpenAI's shape
+    unknown = requests.get(f"{server.url}/v1/no/such/route", timeout=10)
+    assert unknown.status_code == 404
+    assert set(unknown.json()["error"]) == {"message", "type", "param", "code"}
 
 
 def test_a_taken_port_is_a_clear_error(app_env: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -434,17 +461,35 @@ def test_ask_prints_the_transcript_then_the_answer(
     assert MERRYDITH_UUID in lines[-1]
 
 
-def test_ask_without_a_model_says_what_to_set(
+def test_ask_without_a_model_answers_from_the_standins_and_says_what_to_set(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mojang_chat import container
 
     monkeypatch.chdir(tmp_path)  # no .env here
     container.reset()
+    assert cli.main(["ask", TUTORIAL]) == 0
+    captured = capsys.readouterr()
+    assert MERRYDITH_UUID in captured.out.splitlines()[-1]
+    assert "OPENAI_API_KEY" in captured.err
+    assert "OPENAI_API_KEY" not in captured.out
+    assert "Traceback" not in captured.err + captured.out
+    assert "OPENAI_BASE_URL" not in os.environ  # the stand-ins' settings are gone again
+    container.reset()
+
+
+def test_ask_with_an_invalid_setting_is_an_error_not_the_standins(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mojang_chat import container
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MAX_TOOL_ROUNDS", "lots")
+    container.reset()
     assert cli.main(["ask", TUTORIAL]) == 2
     captured = capsys.readouterr()
-    assert "OPENAI_API_KEY" in captured.err
-    assert "Traceback" not in captured.err + captured.out
+    assert "MAX_TOOL_ROUNDS" in captured.err
+    assert captured.out == ""
     container.reset()
 
 

@@ -153,7 +153,8 @@ def test_a_model_that_keeps_failing_fails_the_run(runs_stack: RunsStack, app_env
     assert run["status"] == "failed"
     assert run["last_error"] == {
         "code": "server_error",
-        "message": "the model server answered with an error (HTTP 500)",
+        # Named by its URL, so that whoever reads it knows which server to look at
+        "message": f"the model server at {model.base_url} answered with an error (HTTP 500)",
     }
     assert run["failed_at"] is not None
     assert schema_errors("RunObject", run) == []

@@ -1,4 +1,4 @@
-"""``python -m mojang_chat serve | ask | demo``: the application on this machine."""
+"""``python -m mojang_chat serve | ask | demo | invoke``: the application on this machine."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from mojang_chat.chat.types import ToolCall, Usage
 from mojang_chat.core.deadline import Deadline, DeadlineExceeded, call_by
@@ -44,6 +45,13 @@ class ModelRateLimited(ModelError):
 
 class ModelUnavailable(ModelError):
     """The model server could not be reached, was overloaded (503), or is not configured."""
+
+
+class ModelUnreachable(ModelUnavailable):
+    """Nothing answered at the model server's URL (no connection). Its own class, so that
+    the runs workflow, which retries ``ModelUnavailable`` by name after the adapter's own
+    retries, does not retry it: a server that refuses connections through those is down or
+    misconfigured, and a run then fails as fast as ``/chat`` answers 503."""
 
 
 class ModelFailed(ModelError):
@@ -114,6 +122,17 @@ class Model:
         self._sleep = sleep
 
     @property
+    def server(self) -> str:
+        """Where the model is asked, for errors that name it: the client's base URL without
+        its query or any credentials in it (scheme, host, port and path only)."""
+        url = urlsplit(str(self._client.base_url))
+        host = url.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = f":{url.port}" if url.port else ""
+        return urlunsplit((url.scheme, host + port, url.path.rstrip("/"), "", ""))
+
+    @property
     def max_response_bytes(self) -> int:
         """The most bytes read from the model server for one completion: an answer of
         ``max_answer_chars`` characters, each as long as JSON can spell one (a ``\\uXXXX``
@@ -152,7 +171,7 @@ class Model:
                 count("ModelErrors")
                 delay = _retry_delay(e, attempt)
                 if attempt >= self._max_retries or delay + MIN_CALL_SECONDS > deadline.remaining():
-                    raise _translate(e, deadline) from e
+                    raise _translate(e, deadline, self.server) from e
                 logger.warning(
                     "model call failed, retrying",
                     extra={"error": type(e).__name__, "attempt": attempt + 1, "delay_s": delay},
@@ -162,7 +181,7 @@ class Model:
                 continue
             except openai.APIStatusError as e:
                 count("ModelErrors")
-                raise _translate(e, deadline) from e
+                raise _translate(e, deadline, self.server) from e
             except ModelFailed:
                 count("ModelErrors")
                 raise
@@ -371,24 +390,29 @@ def _retry_after(error: Exception) -> float | None:
     return None
 
 
-def _translate(error: Exception, deadline: Deadline) -> Exception:
+def _translate(error: Exception, deadline: Deadline, server: str) -> Exception:
+    """The package's error for an openai SDK error, naming the ``server`` it came from."""
     import openai
 
     if isinstance(error, openai.APITimeoutError):
         if deadline.remaining() < MIN_CALL_SECONDS:
             return DeadlineExceeded("the model did not answer before the request's deadline")
-        return ModelUnavailable("the model server did not answer in time")
+        return ModelUnavailable(f"the model server at {server} did not answer in time")
     if isinstance(error, openai.APIConnectionError):
-        return ModelUnavailable("the model server could not be reached")
+        return ModelUnreachable(f"the model server at {server} could not be reached")
     if isinstance(error, openai.RateLimitError):
-        return ModelRateLimited("the model server is rate-limiting requests", _retry_after(error))
+        return ModelRateLimited(
+            f"the model server at {server} is rate-limiting requests", _retry_after(error)
+        )
     if isinstance(error, openai.APIStatusError):
         status = error.status_code
         if status == 503:
-            return ModelUnavailable("the model server is overloaded (HTTP 503)")
+            return ModelUnavailable(f"the model server at {server} is overloaded (HTTP 503)")
         if status in (401, 403):
-            return ModelFailed(f"the model server refused the API key (HTTP {status})")
+            return ModelFailed(f"the model server at {server} refused the API key (HTTP {status})")
         if status == 404:
-            return ModelFailed("the model server does not know the configured model (HTTP 404)")
-        return ModelFailed(f"the model server answered with an error (HTTP {status})")
+            return ModelFailed(
+                f"the model server at {server} does not know the configured model (HTTP 404)"
+            )
+        return ModelFailed(f"the model server at {server} answered with an error (HTTP {status})")
     return ModelFailed("the model call failed")

@@ -14,7 +14,7 @@ for the Assistants API (the official SDK's ``client.beta.assistants`` and
 - run steps: ``GET /v1/threads/{thread_id}/runs/{run_id}/steps[/{step_id}]``: the server's
   Mojang tool calls show there with their outputs already filled (OpenAI's schema has no field
   to mark them; they are the calls that never appear in ``required_action``);
-- ``GET /v1/openapi.json``: the OpenAPI document of these routes.
+- ``GET /v1/openapi.json``: the OpenAPI document of these routes; ``GET /v1/docs``: Swagger UI.
 
 The deployment's model serves every assistant and run (``model`` is accepted and ignored, and
 the objects show the model used); what this API cannot honour is refused with 400 (see
@@ -169,7 +169,8 @@ def create_thread_and_run(request: CreateThreadAndRunRequest, client: str) -> Ru
 def _responses(what: str, *statuses: int) -> dict[int, Any]:
     return {
         200: {"description": what},
-        **documented(OpenAIErrorResponse, ERRORS, *statuses, 401, 429, 500),
+        # What the resolver may refuse any request with, before the route runs, too.
+        **documented(OpenAIErrorResponse, ERRORS, *sorted({*statuses, 400, 401, 413, 429, 500})),
     }
 
 
@@ -183,6 +184,7 @@ def runs_api() -> JsonApi:
         description="OpenAI's Assistants v2 API: assistants, threads, messages, runs (with the "
         "caller's own function tools) and run steps. The deployment's model serves them all.",
         openapi_path="/v1/openapi.json",
+        docs_path="/v1/docs",
     )
     read = (400, 404)
     write = (400, 404, 413, 415)

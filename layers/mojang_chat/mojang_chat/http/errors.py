@@ -95,8 +95,9 @@ def documented(
     shape: type[BaseModel], descriptions: Mapping[int, str], *statuses: int
 ) -> dict[int, Any]:
     """The OpenAPI ``responses`` entries of ``statuses``, each with its description and the
-    error shape's schema."""
-    schema = {"application/json": {"schema": shape.model_json_schema()}}
+    error shape's schema (by model: Powertools puts it in the document's components, where
+    its ``$ref`` resolve)."""
+    schema = {"application/json": {"model": shape}}
     return {status: {"description": descriptions[status], "content": schema} for status in statuses}
 
 

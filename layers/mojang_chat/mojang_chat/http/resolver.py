@@ -10,13 +10,17 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
+from functools import cache
+from pathlib import Path
 from typing import Any, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
+from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mojang_chat import __version__
 from mojang_chat.core.observability import logger
 from mojang_chat.core.settings import ConfigurationError, get_settings
 from mojang_chat.guard import client_key
@@ -115,6 +119,7 @@ class JsonApi(APIGatewayHttpResolver):
         description: str,
         open_paths: tuple[str, ...] = (),
         openapi_path: str = "/openapi.json",
+        docs_path: str = "/docs",
     ) -> None:
         try:
             origins = get_settings().cors_allowed_origins
@@ -133,12 +138,21 @@ class JsonApi(APIGatewayHttpResolver):
         self.error_body = error_body
         # Closed by default: a path is open only if it is exactly one of these, so a route
         # added later, or a path crafted to route somewhere unexpected, needs the secret.
-        self.open_paths = frozenset((*open_paths, openapi_path, "/docs"))
-        self.enable_swagger(path="/docs", title=title, description=description, version="1.0.0")
+        self.open_paths = frozenset((*open_paths, openapi_path, docs_path))
+        self.configure_openapi(title=title, version=__version__, description=description)
 
         @self.get(openapi_path, include_in_schema=False)
         def openapi_document() -> Response[str]:
-            return Response(200, "application/json", self.get_openapi_json_schema())
+            return Response(200, "application/json", json.dumps(self.openapi_document()))
+
+        @self.get(docs_path, include_in_schema=False)
+        def docs() -> Response[str]:
+            # The document inline, as Powertools' own Swagger page has it ("</" escaped so that
+            # no string in it can close the script), but this API's, cleaned.
+            spec = json.dumps(self.openapi_document()).replace("</", "<\\/")
+            css, js = _swagger_assets()
+            page = generate_swagger_html(spec, js, css, "", None)
+            return Response(200, "text/html", page.replace("<title>Swagger UI", f"<title>{title}"))
 
         def unsupported_media_type(error: RequestUnsupportedContentType) -> Response[str]:
             message = "the request body must be JSON, sent with Content-Type: application/json"
@@ -170,6 +184,22 @@ class JsonApi(APIGatewayHttpResolver):
             logger.error("response too large", extra={"status": response.get("statusCode")})
             return self._refuse(event, 502, "response_too_large", RESPONSE_TOO_LARGE)
         return response
+
+    def openapi_document(self) -> dict[str, Any]:
+        """The OpenAPI document of this API, as served: Powertools' with the 422 it adds to
+        every route of a validating resolver taken out where this API never answers 422 (it
+        maps validation errors to its own statuses, in its own error shape), and the schemas
+        only those used dropped, so that every ``$ref`` resolves."""
+        document = json.loads(self.get_openapi_json_schema())
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses", {})
+                if _schema_ref(responses.get("422")) == _POWERTOOLS_422:
+                    del responses["422"]
+        schemas = document.get("components", {}).get("schemas", {})
+        for name in _POWERTOOLS_SCHEMAS:
+            schemas.pop(name, None)
+        return cast(dict[str, Any], document)
 
     def methods_of(self, path: str) -> list[str]:
         """The methods of the routes whose path matches ``path`` (none: an unknown URL)."""
@@ -254,6 +284,29 @@ class JsonApi(APIGatewayHttpResolver):
             headers.update(self._cors.to_dict(origin))
         body = self.error_body(status, error_type, message, request_id(event, None))
         return {"statusCode": status, "headers": headers, "body": json.dumps(body)}
+
+
+# What Powertools documents for a validation error, and the schemas only that uses.
+_POWERTOOLS_422 = "#/components/schemas/HTTPValidationError"
+_POWERTOOLS_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
+
+
+def _schema_ref(response: Mapping[str, Any] | None) -> str | None:
+    """The ``$ref`` of a documented response's JSON schema, if it has one."""
+    content = (response or {}).get("content", {}).get("application/json", {})
+    return cast(str | None, content.get("schema", {}).get("$ref"))
+
+
+@cache
+def _swagger_assets() -> tuple[str, str]:
+    """Swagger UI's stylesheet and script, as Powertools ships them: the docs page needs no
+    CDN (and works offline, as the local server does)."""
+    import aws_lambda_powertools.event_handler.openapi.swagger_ui as swagger_ui
+
+    folder = Path(swagger_ui.__file__).parent
+    css = (folder / "swagger-ui.min.css").read_text(encoding="utf-8")
+    js = (folder / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
+    return css, js
 
 
 def request_id(event: Mapping[str, Any], context: LambdaContext | None) -> str:

@@ -42,7 +42,11 @@ def needs_aws(app: Application) -> bool:
 
 @contextlib.contextmanager
 def local_aws(
-    app: Application, invoke: InvokeFunction, definition_filter: DefinitionFilter | None = None
+    app: Application,
+    invoke: InvokeFunction,
+    definition_filter: DefinitionFilter | None = None,
+    *,
+    only: str | None = None,
 ) -> Iterator[dict[str, str]]:
     """moto with the template's tables, functions and state machines, for the duration.
 
@@ -50,7 +54,8 @@ def local_aws(
     gives them (the table name, the state machine ARN, parameter defaults); the environment
     is restored on exit. ``definition_filter``, when given, rewrites each state machine's
     definition (after its substitutions) before it is created: the tests shorten the
-    ``Retry`` waits with it, since moto really sleeps them.
+    ``Retry`` waits with it, since moto really sleeps them. With ``only`` (a logical id: one
+    function runs, as ``invoke`` runs it), that function's own variables are set too.
     """
     saved = dict(os.environ)
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
@@ -58,7 +63,7 @@ def local_aws(
     names = _Names(app, region)
     try:
         if not needs_aws(app):
-            environment = _function_environment(app, names)
+            environment = _function_environment(app, names, only)
             os.environ.update(environment)
             yield environment
             return
@@ -77,7 +82,7 @@ def local_aws(
             _create_state_machines(
                 app, names, boto3.client("stepfunctions", region_name=region), definition_filter
             )
-            environment = _function_environment(app, names)
+            environment = _function_environment(app, names, only)
             os.environ.update(environment)
             yield environment
     finally:
@@ -320,20 +325,24 @@ def _shared_names(app: Application) -> set[str]:
     return set(shared.get("Variables") or {})
 
 
-def _function_environment(app: Application, names: _Names) -> dict[str, str]:
+def _function_environment(
+    app: Application, names: _Names, only: str | None = None
+) -> dict[str, str]:
     """The functions' environment variables, as one process can have them.
 
     References to the template's resources (the table name, the state machine ARN) are always
     set. Parameter defaults and the Globals' plain values are set where the environment (or
     .env) has none. A plain value that one function sets for itself alone is left out: the
-    functions share this process's environment, and it would apply to all of them.
+    functions share this process's environment, and it would apply to all of them; unless
+    ``only`` names the one function that runs.
     """
     environment: dict[str, str] = {}
     resources = app.template["Resources"]
     shared_names = _shared_names(app)
-    for function in app.functions.values():
+    functions = [app.functions[only]] if only else list(app.functions.values())
+    for function in functions:
         for name, value in function.environment.items():
-            if not isinstance(value, dict) and name not in shared_names:
+            if not isinstance(value, dict) and name not in shared_names and not only:
                 continue
             resolved = names.resolve(value)
             if resolved is None:

@@ -1,5 +1,6 @@
-"""The command line: ``serve`` the API locally, ``ask`` one question, or run the ``demo`` (on
-the configured model, else on the stand-ins; ``demo --offline`` always on the stand-ins).
+"""The command line: ``serve`` the API locally, ``ask`` one question, run the ``demo`` (on
+the configured model, else on the stand-ins; ``demo --offline`` always on the stand-ins), or
+``invoke`` one function on an event file, as ``sam local invoke`` does.
 
 Configuration errors are printed as one message (exit status 2), never as a stack trace.
 """
@@ -25,6 +26,7 @@ from mojang_chat.core.statuses import TERMINAL_STATUSES
 from mojang_chat.local import demo
 from mojang_chat.local.demo import assistant_id, model_problem
 from mojang_chat.local.events import Request
+from mojang_chat.local.invoke import EventError, invoke, read_event
 from mojang_chat.local.server import (
     DEFAULT_CONCURRENCY,
     LocalApi,
@@ -80,11 +82,6 @@ def serve(
     from mojang_chat import container
     from mojang_chat.local.aws import local_aws
 
-    # Powertools warns at every request that records no metric, and prints each request's
-    # metrics as an EMF blob for CloudWatch: noise in a terminal (POWERTOOLS_METRICS_DISABLED=
-    # false shows them).
-    warnings.filterwarnings("ignore", "No application metrics to publish")
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     app = Application.from_file(template)
     api = LocalApi(app, concurrency)
     with local_aws(app, api.invoke_function):
@@ -102,7 +99,7 @@ def serve(
         url = server.url
         print(f"mojang-chat is running at {url}", file=out)
         print(f"  demo page   {url}/", file=out)
-        print(f"  API docs    {url}/docs", file=out)
+        print(f"  API docs    {url}/docs  {url}/v1/docs", file=out)
         for route in sorted(app.routes, key=lambda r: (r.path, r.method)):
             print(f"  {route.method:<7} {url}{route.path}  ({route.function})", file=out)
         problem = model_problem()
@@ -114,6 +111,10 @@ def serve(
             settings = get_settings()
             where = settings.openai_base_url or "https://api.openai.com/v1"
             print(f"\nmodel: {settings.openai_model} at {where}", file=out)
+            silence = demo.unanswered(str(where))
+            if silence:
+                # Said now, not at the first question: a newcomer's typo or a stopped Ollama.
+                print(f"warning: the model server at {where} {silence}", file=sys.stderr)
         print("Press Ctrl-C to stop.", file=out, flush=True)
         _stop_on_sigterm()
         try:
@@ -198,7 +199,7 @@ def ask_runs(question: str, template: Path, out: TextIO | None = None) -> int:
     if app.find("POST", RUNS_PATH) is None:
         print(f"error: template.yaml has no POST {RUNS_PATH} route (no runs API)", file=sys.stderr)
         return 2
-    api = LocalApi(app)
+    api = LocalApi(app, tracebacks=False)
     transcript = Transcript(out or sys.stdout)
 
     def call(method: str, path: str, body: Any = None) -> Any:
@@ -279,16 +280,35 @@ def _arguments(raw: Any) -> Any:
 
 
 @contextlib.contextmanager
-def _quiet_logs() -> Iterator[None]:
-    """Warnings and errors only: the JSON log lines would bury the transcript."""
+def terminal_output(*, quiet: bool) -> Iterator[None]:
+    """Answers and statuses alone on stdout, so that they can be piped: the package's JSON
+    logs go to stderr (only warnings and errors when ``quiet``, else they would bury a
+    transcript); Powertools' CloudWatch metrics (an EMF blob per invocation, on stdout) and its
+    "No application metrics to publish" warnings are off (POWERTOOLS_METRICS_DISABLED=false
+    shows them); moto's Step Functions interpreter, which logs its own objects' reprs when an
+    execution fails, is silent (the run's ``last_error`` says why it failed)."""
     from mojang_chat.core.observability import logger
 
+    handler = logger.registered_handler
+    stream = getattr(handler, "stream", None)
     level = logger.log_level
-    logger.setLevel(logging.WARNING)
+    moto_logger = logging.getLogger("moto.stepfunctions")
+    moto_level = moto_logger.level
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    if isinstance(handler, logging.StreamHandler):
+        handler.setStream(sys.stderr)
+    if quiet:
+        logger.setLevel(logging.WARNING)
+    moto_logger.setLevel(logging.CRITICAL + 1)  # its modules' loggers inherit the level
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "No application metrics to publish")
+            yield
     finally:
+        moto_logger.setLevel(moto_level)
         logger.setLevel(level)
+        if isinstance(handler, logging.StreamHandler) and stream is not None:
+            handler.setStream(stream)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -326,6 +346,15 @@ def parser() -> argparse.ArgumentParser:
                 help="answer with the stand-in model and sample Mojang players, even with a "
                 "model configured",
             )
+    invoke_command = commands.add_parser(
+        "invoke",
+        help="run one function of template.yaml on an event, as `sam local invoke` does "
+        "(without Docker): the response on stdout, the logs on stderr",
+    )
+    invoke_command.add_argument("function", help="the function's logical id, e.g. ChatFunction")
+    invoke_command.add_argument(
+        "-e", "--event", required=True, help="the event's JSON file (events/...), or - for stdin"
+    )
     ask_command = commands.add_parser("ask", help="answer one question in the terminal")
     ask_command.add_argument("question")
     ask_command.add_argument(
@@ -349,24 +378,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not template.is_file():
         template = default_template()
     try:
-        if args.command == "ask":
-            problem = model_problem()
-            if problem:
-                print(f"error: {problem}", file=sys.stderr)
-                return 2
-            with _quiet_logs():
+        if args.command in ("ask", "invoke"):
+            event = read_event(args.event) if args.command == "invoke" else None
+            get_settings()  # an invalid setting is an error, not a reason for the stand-ins
+            with terminal_output(quiet=args.command == "ask"), demo.upstreams() as notice:
+                if notice:
+                    print(f"note: {demo.STANDINS_NOTE}", file=sys.stderr, flush=True)
+                if args.command == "invoke":
+                    return invoke(template, args.function, event)
                 return ask_runs(args.question, template) if args.runs else ask(args.question)
-        if args.command == "demo":
-            with demo.upstreams(offline=args.offline) as notice:
-                # The page says when the stand-ins answer (unless told what else to say).
-                return serve(
-                    template,
-                    args.host,
-                    args.port,
-                    args.mode,
-                    notice=args.notice or notice,
-                    concurrency=args.concurrency,
-                )
+        with terminal_output(quiet=False):
+            return _serve(args, template)
+    except (TemplateError, ConfigurationError, EventError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _serve(args: argparse.Namespace, template: Path) -> int:
+    """``serve``, or ``demo``: on the stand-ins when no model is configured or offline."""
+    if args.command != "demo":
         return serve(
             template,
             args.host,
@@ -375,6 +405,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             notice=args.notice,
             concurrency=args.concurrency,
         )
-    except (TemplateError, ConfigurationError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    with demo.upstreams(offline=args.offline) as notice:
+        if notice:
+            print(f'try: "{demo.EXAMPLE_QUESTION}"', flush=True)
+        # The page says when the stand-ins answer (unless told what else to say).
+        return serve(
+            template,
+            args.host,
+            args.port,
+            args.mode,
+            notice=args.notice or notice,
+            concurrency=args.concurrency,
+        )

@@ -8,8 +8,10 @@ from __future__ import annotations
 import contextlib
 import html
 import os
+import socket
 from collections.abc import Iterator
 from importlib import resources
+from urllib.parse import urlsplit
 
 from mojang_chat.core.settings import ConfigurationError, get_settings
 from mojang_chat.local.standins import SAMPLE_PLAYERS, ModelServer, MojangServer
@@ -26,6 +28,11 @@ OFFLINE_NOTICE = (
     "To use a real model, set OPENAI_API_KEY (and OPENAI_MODEL; OPENAI_BASE_URL for Azure "
     "OpenAI, Ollama, vLLM or llama.cpp) in the environment or in .env, and run make demo again."
 )
+# What `ask` says on stderr when it answers from the stand-ins.
+STANDINS_NOTE = (
+    "no model is configured: the stand-in model answers, from sample Mojang players. Set "
+    "OPENAI_API_KEY (and OPENAI_MODEL, OPENAI_BASE_URL) in the environment or .env for a real one."
+)
 # A question the stand-ins answer, printed when the demo starts on them.
 EXAMPLE_QUESTION = "what is the id of the player username merrydith"
 # What points the application at its upstreams: the stand-ins set these, over any .env.
@@ -39,6 +46,10 @@ UPSTREAM_VARIABLES = (
 )
 
 
+def _players() -> str:
+    return ", ".join(player.name for player in list(SAMPLE_PLAYERS.values())[:4])
+
+
 def model_problem() -> str | None:
     """What is wrong with the model configuration, in words; None when it looks usable."""
     try:
@@ -46,6 +57,24 @@ def model_problem() -> str | None:
     except ConfigurationError as error:
         return str(error)
     return None if settings.model_configured else MODEL_HELP
+
+
+def unanswered(url: str, timeout: float = 2.0) -> str | None:
+    """Why the model server at ``url`` cannot be reached, in words; None when it takes a
+    connection. Only a connection is tried (no request: nothing is spent, no key is sent)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "has an invalid port"
+    if not parts.hostname:
+        return "has no host name"
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return None
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        return f"does not answer ({reason}): questions will fail until it does"
 
 
 def assistant_id() -> str:
@@ -94,10 +123,8 @@ def upstreams(*, offline: bool = False) -> Iterator[str | None]:
         for name in ("MOJANG_API_URL", "MOJANG_SESSION_URL", "MINECRAFT_SERVICES_URL"):
             os.environ[name] = mojang.url
         container.reset()  # settings and clients are made anew from these
-        players = ", ".join(player.name for player in list(SAMPLE_PLAYERS.values())[:4])
-        print(f'try: "{EXAMPLE_QUESTION}"', flush=True)
         try:
-            yield OFFLINE_NOTICE.format(players=players)
+            yield OFFLINE_NOTICE.format(players=_players())
         finally:
             for name, value in saved.items():
                 if value is None:

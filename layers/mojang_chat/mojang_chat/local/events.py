@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from mojang_chat.http.errors import chat_error_body, openai_error_body
 from mojang_chat.local.aws import ACCOUNT_ID, REGION
 from mojang_chat.local.template import Function, Route
 
@@ -80,6 +81,26 @@ def json_reply(status: int, body: Any, request_id: str) -> Reply:
     data = json.dumps(body).encode()
     headers = [("Content-Type", "application/json"), ("apigw-requestid", request_id)]
     return Reply(status, headers, data)
+
+
+def error_reply(
+    path: str,
+    status: int,
+    error_type: str,
+    message: str,
+    request_id: str,
+    headers: Mapping[str, str] | None = None,
+) -> Reply:
+    """An error the server answers before any function runs (no route, a method the path does
+    not take, a body it cannot read), in the error shape of the API ``path`` belongs to:
+    OpenAI's under ``/v1``, ``/chat``'s elsewhere, so that a client parses every error alike."""
+    if path == "/v1" or path.startswith("/v1/"):
+        body = openai_error_body(status, message, code=error_type)
+    else:
+        body = chat_error_body(status, error_type, message, request_id)
+    reply = json_reply(status, body, request_id)
+    reply.headers.extend((headers or {}).items())
+    return reply
 
 
 def build_event(

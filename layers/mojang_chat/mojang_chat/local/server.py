@@ -37,7 +37,7 @@ from mojang_chat.local.events import (
     Reply,
     Request,
     build_event,
-    json_reply,
+    error_reply,
     lambda_response,
 )
 from mojang_chat.local.template import Application
@@ -136,9 +136,14 @@ class LocalApi:
     """The template's HTTP API in this process: routes a request, invokes the function in one
     of its containers (at most ``concurrency`` invocations of a function at once)."""
 
-    def __init__(self, app: Application, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+    def __init__(
+        self, app: Application, concurrency: int = DEFAULT_CONCURRENCY, *, tracebacks: bool = True
+    ) -> None:
         self.app = app
         self.containers = {name: FunctionContainers(name, concurrency) for name in app.functions}
+        # A server's log shows where a function failed; a terminal's transcript (``ask``) only
+        # what failed, one line per failure: the run's own error follows on its last line.
+        self.tracebacks = tracebacks
 
     def invoke_function(
         self, logical_id: str, event: Mapping[str, Any], request_id: str | None = None
@@ -157,7 +162,10 @@ class LocalApi:
                 # Not the exceptions it was raised from: an upstream's own message (a model's
                 # 401 echoes the key it was sent) stays out of the log, as the package's
                 # errors keep it out of theirs.
-                trace = "".join(traceback.format_exception(error, chain=False))
+                if self.tracebacks:
+                    trace = "".join(traceback.format_exception(error, chain=False))
+                else:
+                    trace = "".join(traceback.format_exception_only(error))
                 sys.stderr.write(
                     f"[ERROR] {logical_id} RequestId: {context.aws_request_id} failed:\n{trace}"
                 )
@@ -169,14 +177,22 @@ class LocalApi:
         path = urlsplit(request.target).path or "/"
         found = self.app.find(request.method, path)
         if found is None:
-            return json_reply(404, {"message": "Not Found"}, request_id)
+            methods = self.app.methods_of(path)
+            if methods:
+                allowed = ", ".join(methods)
+                message = f"{request.method} {path} is not allowed: it takes {allowed}"
+                return error_reply(
+                    path, 405, "method_not_allowed", message, request_id, {"Allow": allowed}
+                )
+            return error_reply(path, 404, "not_found", f"no route for {path}", request_id)
         route, params = found
         event = build_event(request, route, params, request_id)
         try:
             result = self.invoke_function(route.function, event, request_id)
         except Exception:
             # API Gateway hides the function's failure from the caller; the log shows it.
-            return json_reply(500, {"message": "Internal Server Error"}, request_id)
+            message = "the function failed (its traceback is in the server's log)"
+            return error_reply(path, 500, "internal_error", message, request_id)
         return lambda_response(result, request_id)
 
 
@@ -412,34 +428,36 @@ class _RequestHandler(BaseHTTPRequestHandler):
             "Misdirected Request: this server answers to localhost, its IP addresses and "
             f"{self.server.host}, not to {self.headers.get('Host')!r}"
         )
-        self._fail(421, message)
+        self._fail(421, "misdirected_request", message)
         return True
 
     def _read_body(self) -> bytes | None:
         """The request body, read by its Content-Length; None once an error is answered (the
         connection is then closed: the rest of the stream cannot be trusted)."""
         if "chunked" in ",".join(self.headers.get_all("Transfer-Encoding") or []).lower():
-            self._fail(411, "Length Required: send the body with a Content-Length, not chunked")
+            message = "Length Required: send the body with a Content-Length, not chunked"
+            self._fail(411, "length_required", message)
             return None
         lengths = {v.strip() for v in self.headers.get_all("Content-Length") or []}
         if not lengths:
             if self.command in BODY_METHODS:
-                self._fail(411, "Length Required")
+                self._fail(411, "length_required", "Length Required: send a Content-Length")
                 return None
             return b""
         value = lengths.pop()
         if lengths or not (value.isascii() and value.isdigit()):
-            self._fail(400, "Bad Request: invalid Content-Length")
+            self._fail(400, "invalid_request", "Bad Request: invalid Content-Length")
             return None
         length = int(value)
         if length > MAX_REQUEST_BYTES:
-            self._fail(413, "Request Entity Too Large")
+            self._fail(413, "request_too_large", "Request Entity Too Large")
             return None
         try:
             body = self.rfile.read(length)
         except TimeoutError:
             self._fail(
                 408,
+                "request_timeout",
                 f"Request Timeout: the body did not arrive within "
                 f"{self.server.read_seconds:g} seconds",
             )
@@ -449,9 +467,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return None
         return body
 
-    def _fail(self, status: int, message: str) -> None:
+    def _fail(self, status: int, error_type: str, message: str) -> None:
         self.close_connection = True
-        self._write(json_reply(status, {"message": message}, "local"))
+        path = urlsplit(self.path).path or "/"
+        self._write(error_reply(path, status, error_type, message, "local"))
 
     def _write(self, reply: Reply) -> None:
         # The request is in (or given up on): a client gets the idle time to take the answer.

@@ -203,6 +203,10 @@ class Application:
                     return route, params
         return None
 
+    def methods_of(self, path: str) -> list[str]:
+        """The methods of the routes on ``path`` (none: API Gateway has no route there)."""
+        return sorted({route.method for route in self.routes if route.match(path) is not None})
+
     def resources_of_type(self, *kinds: str) -> dict[str, Mapping[str, Any]]:
         """The template's resources of the given types, by logical id."""
         return {

@@ -35,6 +35,7 @@ from mojang_chat.chat.model import (
     ModelRateLimited,
     ModelTurn,
     ModelUnavailable,
+    ModelUnreachable,
 )
 from mojang_chat.chat.registry import ToolRegistry
 from mojang_chat.chat.types import ToolCall, Usage
@@ -69,6 +70,7 @@ _READABLE_ERRORS = frozenset(
     for error in (
         ModelRateLimited,
         ModelUnavailable,
+        ModelUnreachable,
         ModelFailed,
         ModelNotConfigured,
         ConfigurationError,

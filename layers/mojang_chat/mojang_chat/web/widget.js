@@ -11,6 +11,9 @@
  *                      in the corner of the page that opens a panel
  *   data-title         heading of the box
  *   data-assistant-id  the assistant_id sent when a run is created
+ *   data-lang          the language of the widget's own words: "en" or "fr" (default: the
+ *                      page's <html lang>, else English)
+ *   data-strings       JSON object overriding any of those words (keys as in STRINGS.en)
  * Self-contained: no framework, no CDN, no build step.
  */
 (function () {
@@ -22,7 +25,6 @@
   var endpoint = new URL(attr("endpoint", "."), new URL(script.src, location.href)).href
     .replace(/[?#].*$/, "").replace(/\/+$/, "");
   var mode = attr("mode", "runs") === "chat" ? "chat" : "runs";
-  var title = attr("title", "Ask about Minecraft players");
   var assistantId = attr("assistant-id", "asst_default");
   // Polling starts at the SDK's 1 s and slows to 2.5 s while the status does not change; a run
   // is given up (and cancelled) a little after its expires_at (600 s when it has none).
@@ -31,49 +33,96 @@
   // each fact: the API's limits and the run statuses after which a run changes no more.
   var MAX_HISTORY = __MAX_HISTORY_TURNS__, MAX_CHARS = __MAX_MESSAGE_CHARS__;
   var TERMINAL = __TERMINAL_STATUSES__;
-  var LABELS = {
-    queued: "queued", in_progress: "in progress", requires_action: "calling the Mojang API",
-    cancelling: "cancelling", cancelled: "cancelled", failed: "failed", completed: "completed",
-    incomplete: "incomplete", expired: "expired"
+  // The widget's own words, per language; data-lang chooses, data-strings overrides any.
+  var STRINGS = {
+    en: {
+      title: "Ask about Minecraft players", launcher: "Ask about players",
+      conversation: "Conversation", status: "Status", question: "Your question", send: "Send",
+      placeholder: "what is the id of the player username merrydith",
+      empty: "Ask me about a Minecraft player, e.g. \u201cwhat is the id of the player username merrydith\u201d.",
+      retry: "Retry", newConversation: "New conversation", close: "Close", noAnswer: "(no answer)",
+      call: "Mojang API call", calls: "Mojang API calls",
+      queued: "queued", in_progress: "in progress", requires_action: "calling the Mojang API",
+      cancelling: "cancelling", cancelled: "cancelled", failed: "failed", completed: "completed",
+      incomplete: "incomplete", expired: "expired"
+    },
+    fr: {
+      title: "Questions sur les joueurs Minecraft", launcher: "Questions sur les joueurs",
+      conversation: "Conversation", status: "\u00c9tat", question: "Votre question", send: "Envoyer",
+      placeholder: "quel est l\u2019identifiant du joueur merrydith",
+      empty: "Posez une question sur un joueur Minecraft, par exemple \u00ab quel est l\u2019identifiant du joueur merrydith \u00bb.",
+      retry: "R\u00e9essayer", newConversation: "Nouvelle conversation", close: "Fermer",
+      noAnswer: "(pas de r\u00e9ponse)", call: "appel \u00e0 l\u2019API Mojang", calls: "appels \u00e0 l\u2019API Mojang",
+      queued: "en file", in_progress: "en cours", requires_action: "appel \u00e0 l\u2019API Mojang",
+      cancelling: "annulation", cancelled: "annul\u00e9", failed: "\u00e9chec", completed: "termin\u00e9",
+      incomplete: "incomplet", expired: "expir\u00e9"
+    }
   };
+  var lang = (attr("lang", "") || document.documentElement.lang || "en").toLowerCase().split("-")[0];
+  var T = Object.assign({}, STRINGS.en, STRINGS[lang] || {});
+  try {
+    var overrides = JSON.parse(attr("strings", "{}"));
+    Object.keys(overrides).forEach(function (key) {
+      if (typeof overrides[key] === "string" && key in STRINGS.en) T[key] = overrides[key];
+    });
+  } catch (ignored) { /* not JSON: the language's own words stay */ }
+  var LABELS = T;  // a status's label is its own key
+  var title = attr("title", T.title);
   var uid = 0;
+  // The conversation is kept in this browser, per API: a reload (or the next page of the
+  // site) picks it up; "New conversation" forgets it. Storage may be off (private modes).
+  var STORE_KEY = "mojang-chat:" + endpoint;
+  var MAX_KEPT = 50;  // exchanges shown again after a reload
+  function load() {
+    try { return JSON.parse(localStorage.getItem(STORE_KEY) || "null"); } catch (e) { return null; }
+  }
+  function store(value) {
+    try {
+      if (value) localStorage.setItem(STORE_KEY, JSON.stringify(value));
+      else localStorage.removeItem(STORE_KEY);
+    } catch (e) { /* full or off: the conversation still works, only not kept */ }
+  }
 
   var CSS = [
-    ".mcw{--mcw-accent:#2d6a1f;--mcw-bg:#fff;--mcw-fg:#1b1f23;--mcw-muted:#57606a;",
-    "font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:var(--mcw-fg);",
-    "background:var(--mcw-bg);border:1px solid #d0d7de;border-radius:12px;display:flex;",
+    // Theming: a page sets any of --mcw-accent, --mcw-bg, --mcw-fg, --mcw-muted, --mcw-user,
+    // --mcw-bot, --mcw-font on the widget or an ancestor (:root); each has a default here.
+    ".mcw{font:15px/1.45 var(--mcw-font,system-ui,-apple-system,Segoe UI,Roboto,sans-serif);color:var(--mcw-fg,#1b1f23);",
+    "background:var(--mcw-bg,#fff);border:1px solid #d0d7de;border-radius:12px;display:flex;",
     "flex-direction:column;box-sizing:border-box;max-width:100%;min-width:0;overflow:hidden}",
     ".mcw *,.mcw *::before,.mcw *::after{box-sizing:border-box}",
     ".mcw-panel{position:fixed;right:16px;bottom:84px;width:min(380px,calc(100vw - 16px));",
     "height:min(560px,calc(100vh - 110px));z-index:2147483000;box-shadow:0 8px 30px rgba(0,0,0,.2)}",
     ".mcw-inline{height:100%;min-height:380px}",
-    ".mcw-head{margin:0;padding:10px 14px;background:var(--mcw-accent);color:#fff;font-size:16px;",
+    ".mcw-head{margin:0;padding:10px 14px;background:var(--mcw-accent,#2d6a1f);color:#fff;font-size:16px;",
     "display:flex;justify-content:space-between;align-items:center;gap:8px}",
     ".mcw-log{flex:1;overflow-y:auto;overflow-x:hidden;padding:12px;display:flex;flex-direction:column;gap:8px}",
     ".mcw-msg{padding:8px 12px;border-radius:10px;max-width:90%;white-space:pre-wrap;overflow-wrap:anywhere}",
-    ".mcw-user{align-self:flex-end;background:#ddf4d4}",
-    ".mcw-bot{align-self:flex-start;background:#f0f2f4}",
-    ".mcw-empty{color:var(--mcw-muted);margin:auto;text-align:center}",
-    ".mcw-trail{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:4px;font-size:12px;color:var(--mcw-muted)}",
+    ".mcw-user{align-self:flex-end;background:var(--mcw-user,#ddf4d4)}",
+    ".mcw-bot{align-self:flex-start;background:var(--mcw-bot,#f0f2f4)}",
+    ".mcw-bot p{margin:0}.mcw-bot p+p{margin-top:.6em}.mcw-bot code{font-size:13px;background:#e1e4e8;border-radius:4px;padding:0 3px}",
+    ".mcw-bot a{color:#0b5394}",
+    ".mcw-empty{color:var(--mcw-muted,#57606a);margin:auto;text-align:center}",
+    ".mcw-trail{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:4px;font-size:12px;color:var(--mcw-muted,#57606a)}",
     ".mcw-trail li{overflow-wrap:anywhere}",
     ".mcw-trail li+li::before{content:\"\\2192  \";}",
-    ".mcw-trail li:last-child{color:var(--mcw-fg);font-weight:600}",
-    ".mcw-tools{font-size:12px;color:var(--mcw-muted)}",
+    ".mcw-trail li:last-child{color:var(--mcw-fg,#1b1f23);font-weight:600}",
+    ".mcw-tools{font-size:12px;color:var(--mcw-muted,#57606a)}",
     ".mcw-tools summary{cursor:pointer}",
     ".mcw-tools code{white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px}",
     ".mcw-error{align-self:stretch;background:#fff1f0;border:1px solid #f5c2c0;color:#8a1c1c;",
     "padding:8px 12px;border-radius:10px;display:flex;flex-wrap:wrap;gap:8px;align-items:center;overflow-wrap:anywhere}",
     ".mcw-form{display:flex;flex-wrap:wrap;gap:6px;padding:10px;border-top:1px solid #d0d7de}",
-    ".mcw-form label{flex-basis:100%;font-size:12px;color:var(--mcw-muted)}",
+    ".mcw-form label{flex-basis:100%;font-size:12px;color:var(--mcw-muted,#57606a)}",
     ".mcw-form input{flex:1;min-width:0;font:inherit;padding:8px 10px;border:1px solid #8c959f;border-radius:8px}",
-    ".mcw button{font:inherit;cursor:pointer;border-radius:8px;border:1px solid var(--mcw-accent);",
-    "background:var(--mcw-accent);color:#fff;padding:8px 14px}",
+    ".mcw button{font:inherit;cursor:pointer;border-radius:8px;border:1px solid var(--mcw-accent,#2d6a1f);",
+    "background:var(--mcw-accent,#2d6a1f);color:#fff;padding:8px 14px}",
     ".mcw button[disabled]{opacity:.6;cursor:progress}",
     ".mcw-error button{background:#fff;color:#8a1c1c;border-color:#8a1c1c;padding:4px 10px}",
+    ".mcw-new{margin-left:auto;background:transparent!important;border:1px solid #fff!important;font-size:13px;padding:2px 8px!important}",
     ".mcw-close{background:transparent!important;border:0!important;font-size:20px;line-height:1;padding:2px 8px!important}",
     ".mcw :focus-visible,.mcw-launcher:focus-visible{outline:3px solid #0969da;outline-offset:2px}",
     ".mcw-launcher{position:fixed;right:16px;bottom:16px;z-index:2147483000;border-radius:28px;",
-    "border:0;background:#2d6a1f;color:#fff;font:600 15px system-ui,sans-serif;padding:14px 20px;",
+    "border:0;background:var(--mcw-accent,#2d6a1f);color:#fff;font:600 15px var(--mcw-font,system-ui,sans-serif);padding:14px 20px;",
     "cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25)}"
   ].join("");
 
@@ -82,6 +131,36 @@
     if (className) node.className = className;
     if (text !== undefined) node.textContent = text;
     return node;
+  }
+
+  // A safe subset of markdown, built as DOM nodes (never HTML from the answer): paragraphs at
+  // blank lines, **bold**, `code` and [links](https://...) that open with rel="noopener".
+  var INLINE = /(\*\*([^*]+)\*\*|`([^`]+)`|\[([^\]]+)\]\((https?:\/\/[^\s)]+)\))/;
+  function inline(parent, text) {
+    var found;
+    while ((found = INLINE.exec(text))) {
+      if (found.index) parent.appendChild(document.createTextNode(text.slice(0, found.index)));
+      if (found[2]) parent.appendChild(el("strong", null, found[2]));
+      else if (found[3]) parent.appendChild(el("code", null, found[3]));
+      else {
+        var link = el("a", null, found[4]);
+        link.href = found[5];
+        link.target = "_blank";
+        link.rel = "noopener noreferrer";
+        parent.appendChild(link);
+      }
+      text = text.slice(found.index + found[0].length);
+    }
+    if (text) parent.appendChild(document.createTextNode(text));
+  }
+  function markdown(parent, text) {
+    text.split(/\n\s*\n/).forEach(function (block) {
+      if (!block.trim()) return;
+      var paragraph = el("p");
+      inline(paragraph, block.trim());
+      parent.appendChild(paragraph);
+    });
+    return parent;
   }
 
   function ApiError(status, message, extra) {
@@ -160,6 +239,7 @@
 
   function Widget(root) {
     var self = this;
+    this.root = root;
     this.history = [];
     this.busy = false;
     root.appendChild(el("h2", "mcw-head", title));
@@ -170,21 +250,26 @@
     this.log = el("div", "mcw-log");
     this.log.setAttribute("role", "log");
     this.log.setAttribute("aria-live", "polite");
-    this.log.setAttribute("aria-label", "Conversation");
+    this.log.setAttribute("aria-label", T.conversation);
     this.log.tabIndex = 0;
-    this.log.appendChild(el("p", "mcw-empty", "Ask me about a Minecraft player, e.g. \u201cwhat is the id of the player username merrydith\u201d."));
+    this.exchanges = [];
+    var fresh = el("button", "mcw-new", T.newConversation);
+    fresh.type = "button";
+    fresh.addEventListener("click", function () { if (!self.busy) self.forget(); });
+    this.head.appendChild(fresh);
     root.appendChild(this.log);
+    this.restore(load());
     var form = el("form", "mcw-form");
     var id = "mcw-input-" + (++uid);
-    var label = el("label", null, "Your question");
+    var label = el("label", null, T.question);
     label.htmlFor = id;
     this.input = el("input");
     this.input.id = id;
     this.input.type = "text";
     this.input.maxLength = MAX_CHARS;
     this.input.autocomplete = "off";
-    this.input.placeholder = "what is the id of the player username merrydith";
-    this.send = el("button", null, "Send");
+    this.input.placeholder = T.placeholder;
+    this.send = el("button", null, T.send);
     this.send.type = "submit";
     form.appendChild(label);
     form.appendChild(this.input);
@@ -198,6 +283,40 @@
       self.ask(text);
     });
   }
+
+  Widget.prototype.empty = function () {
+    this.log.appendChild(el("p", "mcw-empty", T.empty));
+  };
+
+  // What was kept: each exchange shown again (without its trail), the history sent again.
+  Widget.prototype.restore = function (saved) {
+    var self = this;
+    var valid = function (x) { return x && typeof x.q === "string" && typeof x.a === "string"; };
+    var kept = saved && Array.isArray(saved.exchanges) ? saved.exchanges.filter(valid) : [];
+    if (!kept.length) return this.empty();
+    kept.forEach(function (x) {
+      self.log.appendChild(el("div", "mcw-msg mcw-user", x.q));
+      var turn = el("div", "mcw-turn");
+      turn.appendChild(markdown(el("div", "mcw-msg mcw-bot"), x.a));
+      self.log.appendChild(turn);
+      self.remember(x.q, x.a);
+    });
+    this.exchanges = kept;
+  };
+
+  Widget.prototype.keep = function (question, answer) {
+    this.exchanges = this.exchanges.concat([{ q: question, a: answer }]).slice(-MAX_KEPT);
+    store({ exchanges: this.exchanges });
+  };
+
+  Widget.prototype.forget = function () {
+    this.history = [];
+    this.exchanges = [];
+    store(null);
+    this.log.textContent = "";
+    this.empty();
+    this.input.focus();
+  };
 
   Widget.prototype.setBusy = function (busy) {
     this.busy = busy;
@@ -231,7 +350,7 @@
     var self = this;
     turn.textContent = "";
     var trail = el("ol", "mcw-trail");
-    trail.setAttribute("aria-label", "Status");
+    trail.setAttribute("aria-label", T.status);
     turn.appendChild(trail);
     var state = { trail: trail, turn: turn, tools: null, last: null };
     this.setBusy(true);
@@ -239,7 +358,15 @@
     return asked.then(function (answer) {
       answer = answer == null ? "" : String(answer);
       self.remember(text, answer);
-      turn.appendChild(el("div", "mcw-msg mcw-bot", answer.trim() ? answer : "(no answer)"));
+      if (answer.trim()) self.keep(text, answer);
+      var reply = answer.trim() ? markdown(el("div", "mcw-msg mcw-bot"), answer) : el("div", "mcw-msg mcw-bot", T.noAnswer);
+      turn.appendChild(reply);
+      // Keyboard and screen-reader users land on the answer (links in it are next to Tab);
+      // only when the focus is in the widget, never taken from elsewhere on the page.
+      if (self.root.contains(document.activeElement)) {
+        reply.tabIndex = -1;
+        reply.focus();
+      }
     }, function (error) {
       if (error && error.fallback && mode === "runs") {
         mode = "chat";  // this API has no runs routes: answer through /chat instead
@@ -255,7 +382,7 @@
       // No role="alert": the log is already a live region and reads the error once.
       var box = el("div", "mcw-error");
       box.appendChild(el("span", null, message));
-      var retry = el("button", null, "Retry");
+      var retry = el("button", null, T.retry);
       retry.type = "button";
       retry.addEventListener("click", function () {
         if (self.busy) return;  // a question is in flight: one at a time
@@ -302,7 +429,7 @@
       list.appendChild(item);
     });
     var count = list.children.length;
-    state.tools.firstChild.textContent = count + " Mojang API call" + (count === 1 ? "" : "s");
+    state.tools.firstChild.textContent = count + " " + (count === 1 ? T.call : T.calls);
   };
 
   Widget.prototype.viaChat = function (text, state) {
@@ -357,6 +484,9 @@
           if (state.last === "queued") self.status(state, "in_progress");
           self.status(state, "requires_action", calls);
           self.showTools(state, calls);
+          // Its outputs went back to the model: the run was in progress again (a run that
+          // finished before the first poll went through it too).
+          if (step.status === "completed") self.status(state, "in_progress");
         });
       }, function () {}).then(function () { self.status(state, run.status); });
     }
@@ -422,7 +552,7 @@
     root.classList.add("mcw-panel");
     root.id = "mcw-panel-" + (++uid);
     root.hidden = true;
-    var launcher = el("button", "mcw-launcher", "Ask about players");
+    var launcher = el("button", "mcw-launcher", T.launcher);
     launcher.type = "button";
     launcher.setAttribute("aria-expanded", "false");
     launcher.setAttribute("aria-controls", root.id);
@@ -431,7 +561,7 @@
     var widget = new Widget(root);
     var close = el("button", "mcw-close", "\u00d7");
     close.type = "button";
-    close.setAttribute("aria-label", "Close");
+    close.setAttribute("aria-label", T.close);
     widget.head.appendChild(close);
     function toggle(open) {
       root.hidden = !open;
