@@ -31,7 +31,6 @@ SECRET_MAX_AGE_SECONDS = 300
 BLANK_SECRET = "blank or padded with whitespace, which no caller can send"  # noqa: S105
 _SHARED_SECRET_SETTINGS = frozenset({"API_SHARED_SECRET", "API_SHARED_SECRET_SECRET"})
 
-DEFAULT_MOJANG_API_URL = "https://api.mojang.com"
 DEFAULT_MOJANG_SESSION_URL = "https://sessionserver.mojang.com"
 DEFAULT_MINECRAFT_SERVICES_URL = "https://api.minecraftservices.com"
 
@@ -59,7 +58,6 @@ class Settings(BaseModel):
     openai_api_key_secret: str | None = Field(None, alias="OPENAI_API_KEY_SECRET")
     openai_api_key_parameter: str | None = Field(None, alias="OPENAI_API_KEY_PARAMETER")
 
-    mojang_api_url: AnyHttpUrl = Field(AnyHttpUrl(DEFAULT_MOJANG_API_URL), alias="MOJANG_API_URL")
     mojang_session_url: AnyHttpUrl = Field(
         AnyHttpUrl(DEFAULT_MOJANG_SESSION_URL), alias="MOJANG_SESSION_URL"
     )

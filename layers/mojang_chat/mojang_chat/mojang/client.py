@@ -38,9 +38,17 @@ BULK_CHUNK_SIZE = 10  # Mojang's cap per bulk request (it was 100 until 2023)
 MAX_BULK_NAMES = 100  # per call: more would be 10+ requests against a tight per-IP rate limit
 MAX_BULK_WORKERS = 4  # concurrent chunk requests; bursts of ~50 requests trip the 429 limit
 
+# Mojang's current lookup routes (reference/mojang-api.md), all on MINECRAFT_SERVICES_URL: the
+# older api.mojang.com/users/profiles/minecraft routes get "strict, randomized rate limiting".
+NAME_PATH = "/minecraft/profile/lookup/name/"
+BULK_PATH = "/minecraft/profile/lookup/bulk/byname"
+UUID_PATH = "/minecraft/profile/lookup/"
+PROFILE_PATH = "/session/minecraft/profile/"
+
 
 class MojangClient:
-    """The lookups of the three Mojang hosts, over one ``Transport``.
+    """The lookups of Mojang's two hosts (the services API, the session server), over one
+    ``Transport``.
 
     ``cache=None`` disables caching and single-flight (every call goes upstream).
     """
@@ -49,13 +57,11 @@ class MojangClient:
         self,
         transport: Transport,
         *,
-        api_url: str,
         session_url: str,
         services_url: str,
         cache: TTLCache | None = None,
     ) -> None:
         self.transport = transport
-        self.api_url = api_url.rstrip("/")
         self.session_url = session_url.rstrip("/")
         self.services_url = services_url.rstrip("/")
         self.cache = cache
@@ -71,7 +77,6 @@ class MojangClient:
         )
         return cls(
             Transport.from_settings(settings, concurrency=MAX_BULK_WORKERS),
-            api_url=str(settings.mojang_api_url),
             session_url=str(settings.mojang_session_url),
             services_url=str(settings.minecraft_services_url),
             cache=cache,
@@ -171,7 +176,7 @@ class MojangClient:
     ) -> PlayerId | OfflinePlayer | None:
         """The account with this UUID (dashed or not), or None if there is none. An offline-mode
         (version 3) UUID is answered locally as ``OfflinePlayer``, without a request."""
-        url = f"{self.services_url}/minecraft/profile/lookup/"
+        url = f"{self.services_url}{UUID_PATH}"
         return self._by_uuid(uuid, url, "name_for_uuid", decode_player_id, deadline)
 
     def profile(
@@ -180,7 +185,7 @@ class MojangClient:
         """The account's name, skin (URL and slim/classic model; the UUID's default skin when it
         has none) and cape, or None if there is no such account. Version 3 UUIDs: as
         ``name_for_uuid``."""
-        url = f"{self.session_url}/session/minecraft/profile/"
+        url = f"{self.session_url}{PROFILE_PATH}"
         return self._by_uuid(uuid, url, "profile", decode_profile, deadline)
 
     # -- internals ----------------------------------------------------------------------------
@@ -212,7 +217,7 @@ class MojangClient:
             raise UpstreamError("timed out") from error
 
     def _fetch_uuid_for_name(self, name: str, deadline: Deadline | None) -> PlayerId | None:
-        url = f"{self.api_url}/users/profiles/minecraft/{quote(name, safe='')}"
+        url = f"{self.services_url}{NAME_PATH}{quote(name, safe='')}"
         request = MojangRequest("GET", url, "uuid_for_name", decode_player_id)
         answer = self.transport.fetch(request, deadline=deadline)
         if isinstance(answer, Rejected):
@@ -258,7 +263,7 @@ class MojangClient:
         for an upstream failure, so one chunk cannot fail the others."""
         request = MojangRequest(
             "POST",
-            f"{self.api_url}/profiles/minecraft",
+            f"{self.services_url}{BULK_PATH}",
             "uuids_for_names",
             decode_player_ids,
             json.dumps(names).encode(),
