@@ -112,6 +112,8 @@ class LoggedRequest:
     path: str  # as sent, percent-encoding and query included
     body: bytes
     headers: Mapping[str, str]
+    # When it came (epoch seconds): the benchmark counts requests per 60 s window.
+    at: float = 0.0
 
     def json(self) -> Any:
         """The body, parsed as JSON."""
@@ -221,7 +223,7 @@ class _Handler(StandInHandler[MojangServer]):
         standin = self.standin
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
-        request = LoggedRequest(method, self.path, body, dict(self.headers.items()))
+        request = LoggedRequest(method, self.path, body, dict(self.headers.items()), time.time())
         standin._record(request)
         standin.wait(standin.latency)
         try:
