@@ -52,6 +52,8 @@ def answer_in_a_container(
     from mojang_chat.guard import UNKNOWN_CLIENT
     from mojang_chat.http.chat import ChatRequest, answer_question
 
+    failures: list[str] = []
+
     def ask(item: tuple[str, list[str]]) -> str:
         text, ids = item
         told: list[str] = []
@@ -62,7 +64,8 @@ def answer_in_a_container(
                 client=UNKNOWN_CLIENT,
                 on_tool_results=lambda results: told.extend(str(r.output) for r in results),
             )
-        except Exception:
+        except Exception as error:
+            failures.append(f"{type(error).__name__}: {error}")
             return "errors"
         answer = response.answer.replace("-", "").lower()
         if all(id_ in answer for id_ in ids):
@@ -71,6 +74,8 @@ def answer_in_a_container(
             return "told_rate_limited"
         return "wrong"
 
+    # Lambda's init phase, as the functions do at import: a cold start is not the burst's.
+    container.preload()
     start.wait()
     with ThreadPoolExecutor(threads) as pool:
         outcomes = list(pool.map(ask, questions))
@@ -79,7 +84,7 @@ def answer_in_a_container(
     limiter = container.mojang().transport.limiter
     for operation, calls in getattr(limiter, "state", None).__dict__.get("calls", {}).items():
         counts[f"dynamodb_{operation}"] = calls
-    out.put(counts)
+    out.put((counts, failures[:1]))
 
 
 def questions_about(up: Upstreams, burst: Burst) -> list[tuple[str, list[str]]]:
@@ -113,8 +118,11 @@ def run_burst(
     for process in processes:
         process.start()
     outcomes: dict[str, int] = {"correct": 0, "told_rate_limited": 0, "wrong": 0, "errors": 0}
+    failures: list[str] = []
     for _ in processes:
-        for kind, count in out.get(timeout=600).items():
+        counts, failed = out.get(timeout=600)
+        failures += failed
+        for kind, count in counts.items():
             outcomes[kind] = outcomes.get(kind, 0) + count
     for process in processes:
         process.join(timeout=30)
@@ -123,6 +131,7 @@ def run_burst(
     writes = outcomes.get("dynamodb_PutItem", 0) + outcomes.get("dynamodb_UpdateItem", 0)
     return {
         **outcomes,
+        "first_errors": sorted(set(failures))[:3],
         "dynamodb_reads_per_question": reads / len(questions),
         "dynamodb_writes_per_question": writes / len(questions),
         "requests": len(sent),

@@ -97,17 +97,20 @@ def moto_server() -> Iterator[dict[str, str]]:
     # Its HTTP server logs every request on stderr; the processes' own output is what matters.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield {
-            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-        }
-    finally:
-        server.stop()
+    # Its threads answer the processes' requests concurrently: without the lock two
+    # conditional writes to one item could both succeed (two containers, one lease).
+    with dynamodb_one_request_at_a_time():
+        server.start()
+        try:
+            host, port = server.get_host_and_port()
+            yield {
+                "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+            }
+        finally:
+            server.stop()
 
 
 def create_table(app: Application, logical_id: str, dynamodb: Any, name: str) -> None:
