@@ -33,13 +33,15 @@ from typing import Any
 import openai
 import requests
 
-from benchmarks import cold, tutorial, upstreams
+from benchmarks import burst, cold, tutorial, upstreams
 from benchmarks.upstreams import Upstreams, player_names, question
 from mojang_chat.core import TERMINAL_STATUSES
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 SIZES = (1, 3, 10, 25)
+# MOJANG_MAX_REQUESTS_PER_MINUTE in the burst's limited run: low enough that the burst meets it.
+BURST_LIMIT = 15
 
 
 @dataclass(frozen=True)
@@ -380,6 +382,40 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
             burst["ratio"] <= 1.10,
         )
     )
+    shared = results["lambda_burst"]
+    alone, limited = shared["one_process"], shared["limited"]
+    out.append(
+        (
+            f"Mojang, {shared['containers']} containers",
+            f"{shared['shared']['requests']} requests vs {alone['requests']} in one process "
+            f"({shared['ratio']:.2f}x); {shared['shared']['correct']}/{shared['questions']} "
+            f"correct; {shared['shared']['deprecated_requests']} on deprecated routes",
+            "<= 1.15x",
+            shared["ratio"] <= 1.15
+            and shared["shared"]["correct"] == shared["questions"]
+            and shared["shared"]["deprecated_requests"] == 0,
+        )
+    )
+    out.append(
+        (
+            f"Mojang, limit {shared['limit']}/min",
+            f"max {limited['max_per_60s']} in 60 s; {limited['correct']} correct, "
+            f"{limited['told_rate_limited']} told to retry, {limited['errors']} errors",
+            f"<= {shared['limit']}, 0 err",
+            limited["max_per_60s"] <= shared["limit"]
+            and limited["errors"] == 0
+            and limited["wrong"] == 0,
+        )
+    )
+    out.append(
+        (
+            "DynamoDB per question",
+            f"{shared['shared']['dynamodb_reads_per_question']:.2f} reads, "
+            f"{shared['shared']['dynamodb_writes_per_question']:.2f} writes",
+            "-",
+            None,
+        )
+    )
     return out
 
 
@@ -422,6 +458,11 @@ def measure(config: Config, progress: Callable[[str], None]) -> dict[str, Any]:
             results["chat"] = chat_latency(server.url, config, names)
             progress("runs path")
             results["runs"] = runs_path(server.url, config, names)
+        progress("Lambda-like burst")
+        quick = config.burst_questions <= QUICK.burst_questions
+        results["lambda_burst"] = burst.lambda_burst(
+            up, burst.QUICK if quick else burst.FULL, BURST_LIMIT
+        )
         progress("tutorial baseline")
         results["tutorial"] = tutorial_latency(up, config, names)
     results["table"] = [

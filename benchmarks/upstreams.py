@@ -37,7 +37,6 @@ class Upstreams:
             "OPENAI_BASE_URL": self.model.base_url,
             "OPENAI_API_KEY": "sk-bench-0123456789abcdef",
             "OPENAI_MODEL": "gpt-4o-mini",
-            "MOJANG_API_URL": self.mojang.url,
             "MOJANG_SESSION_URL": self.mojang.url,
             "MINECRAFT_SERVICES_URL": self.mojang.url,
             # One client asks every question: its own limits would refuse the burst. The

@@ -104,7 +104,7 @@ def app_env(
     monkeypatch.setenv("OPENAI_BASE_URL", model_server.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
     monkeypatch.setenv("OPENAI_MODEL", "gpt-4o-mini")
-    for name in ("MOJANG_API_URL", "MOJANG_SESSION_URL", "MINECRAFT_SERVICES_URL"):
+    for name in ("MOJANG_SESSION_URL", "MINECRAFT_SERVICES_URL"):
         monkeypatch.setenv(name, mojang_server.url)
     monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "http://localhost:3000")
     container.reset()

@@ -33,7 +33,14 @@ def test_quick_benchmark_writes_every_metric(tmp_path: Path) -> None:
         results["warm"]["p99_ms"],
         results["warm"]["requests_per_second"],
         results["mojang_burst"]["requests"],
+        results["lambda_burst"]["ratio"],
+        results["lambda_burst"]["limited"]["max_per_60s"],
+        results["lambda_burst"]["shared"]["dynamodb_writes_per_question"],
     ]
     assert all(isinstance(n, int | float) and math.isfinite(n) for n in numbers)
     assert {"python", "platform", "cpus"} <= results["machine"].keys()
     assert {row["metric"] for row in results["table"]} >= {"cold peak RSS", "warm overhead"}
+    # The containers sharing DynamoDB never used a deprecated route, nor passed the limit
+    shared = results["lambda_burst"]
+    assert shared["shared"]["deprecated_requests"] == 0
+    assert shared["limited"]["max_per_60s"] <= shared["limit"]

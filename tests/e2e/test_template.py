@@ -343,9 +343,10 @@ def test_the_runs_functions_reach_only_the_table_and_the_workflow(
 ) -> None:
     runs = role_statements(with_secret, "RunsFunction")
     steps = role_statements(with_secret, "RunStepsFunction")
-    for statements in (runs, steps):
+    # (The steps also read the shared Mojang cache, a table of its own.)
+    for statements, tables in ((runs, []), (steps, [["<MojangCacheTable.Arn>"]])):
         dynamodb = [s for s in statements if "dynamodb:GetItem" in s["Action"]]
-        assert [as_list(s["Resource"]) for s in dynamodb] == [["<RunsTable.Arn>"]]
+        assert [as_list(s["Resource"]) for s in dynamodb] == [*tables, ["<RunsTable.Arn>"]]
     states = {
         action: as_list(s["Resource"])
         for s in runs
@@ -371,16 +372,17 @@ def test_the_runs_functions_reach_only_the_table_and_the_workflow(
     }
 
 
-@pytest.mark.parametrize("table", ["RunsTable", "UsageTable"])
+@pytest.mark.parametrize("table", ["RunsTable", "UsageTable", "MojangCacheTable"])
 def test_the_tables_are_on_demand_with_a_ttl(with_secret: dict[str, Any], table: str) -> None:
     assert set(resources_of_type(with_secret, "AWS::DynamoDB::Table")) == {
         "RunsTable",
         "UsageTable",
+        "MojangCacheTable",
     }
     properties = with_secret["Resources"][table]["Properties"]
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
-    keys = {"RunsTable": ["pk", "sk"], "UsageTable": ["id"]}[table]
+    keys = {"RunsTable": ["pk", "sk"], "UsageTable": ["id"], "MojangCacheTable": ["id"]}[table]
     assert properties["KeySchema"] == [
         {"AttributeName": name, "KeyType": kind}
         for name, kind in zip(keys, ("HASH", "RANGE"), strict=False)
@@ -469,7 +471,8 @@ def test_the_parameter_is_the_only_thing_the_function_may_read(name: str, arn_su
     deployed = deployed_template({"OpenAIApiKeyParameterName": name, "AllowedOrigins": SITE})
     assert grants(deployed, "ChatFunction") == {
         "ssm:GetParameter": {f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:{arn_suffix}"},
-        "dynamodb:UpdateItem": {"<UsageTable.Arn>"},
+        "dynamodb:UpdateItem": {"<UsageTable.Arn>", "<MojangCacheTable.Arn>"},
+        **MOJANG_CACHE_READS_AND_PUTS,
     }
 
 
@@ -622,6 +625,15 @@ def grants(deployed: dict[str, Any], logical_id: str) -> dict[str, set[str]]:
     return allowed
 
 
+# The shared Mojang cache and limiter (DynamoSharedState): BatchGetItem, GetItem, PutItem and
+# UpdateItem (the last granted with the cost guard's, on both tables).
+MOJANG_CACHE_READS_AND_PUTS = {
+    "dynamodb:BatchGetItem": {"<MojangCacheTable.Arn>"},
+    "dynamodb:GetItem": {"<MojangCacheTable.Arn>"},
+    "dynamodb:PutItem": {"<MojangCacheTable.Arn>"},
+}
+
+
 def test_each_role_grants_exactly_the_actions_its_code_uses() -> None:
     # Given the stack with the key and the shared secret in Secrets Manager
     deployed = deployed_template({**WITH_SECRET, "ApiSharedSecretName": SHARED_SECRET_NAME})
@@ -630,15 +642,18 @@ def test_each_role_grants_exactly_the_actions_its_code_uses() -> None:
     shared = {f"{secret}{SHARED_SECRET_NAME}-??????"}
     table = {"<RunsTable.Arn>"}
     usage = {"<UsageTable.Arn>"}
+    mojang = {"<MojangCacheTable.Arn>"}
     machine = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:<RunStateMachine.Name>"
     executions = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:<RunStateMachine.Name>:*"
     steps = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:<RunStepsFunction>"
 
     # Then /chat reads the key (its model calls) and the shared secret (its callers), and
     # checks and counts in the cost guard's counters (Counters.add: one UpdateItem)...
+    # ...and reads and writes the shared Mojang cache and limiter (DynamoSharedState)...
     assert grants(deployed, "ChatFunction") == {
         "secretsmanager:GetSecretValue": key | shared,
-        "dynamodb:UpdateItem": usage,
+        "dynamodb:UpdateItem": usage | mojang,
+        **MOJANG_CACHE_READS_AND_PUTS,
     }
     # ...the /v1 API reads the key (Chat Completions and responses call the model), reads and
     # writes records (RunStore: get_item, query, put_item,
@@ -658,12 +673,13 @@ def test_each_role_grants_exactly_the_actions_its_code_uses() -> None:
         "dynamodb:UpdateItem": table | usage,  # records, and admitting a run (the cost guard)
     }
     # ...the workflow's steps read the key and the records (a thread's items: Query), write
-    # turns and add tool outputs (UpdateItem)...
+    # turns and add tool outputs (UpdateItem), and share the Mojang cache and limiter...
     assert grants(deployed, "RunStepsFunction") == {
-        "dynamodb:GetItem": table,
+        "dynamodb:BatchGetItem": mojang,
+        "dynamodb:GetItem": table | mojang,
         "dynamodb:Query": table,
-        "dynamodb:PutItem": table,
-        "dynamodb:UpdateItem": table | usage,
+        "dynamodb:PutItem": table | mojang,
+        "dynamodb:UpdateItem": table | usage | mojang,
         "secretsmanager:GetSecretValue": key,
     }
     # ...and the workflow invokes its steps function, nothing else (SAM's policy template

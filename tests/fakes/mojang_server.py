@@ -2,7 +2,7 @@
 requests to a path answered with a 403 WAF page, 429, 5xx, a hang, a malformed or huge body.
 
     with FakeMojangServer() as mojang:
-        mojang.inject(Fault.rate_limited(), times=1, path_prefix="/users/")
+        mojang.inject(Fault.rate_limited(), times=1, path_prefix="/minecraft/profile/lookup/name/")
         ...
         assert mojang.requests() == []
 """

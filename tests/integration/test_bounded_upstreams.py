@@ -71,7 +71,7 @@ def test_a_trickling_mojang_try_ends_by_its_timeout_and_the_model_still_answers(
     model, mojang = app_env
     # Given a Mojang that answers a byte every 0.5 s, 1 s a try, no retry
     use_settings(monkeypatch, MOJANG_TIMEOUT_SECONDS="1", MOJANG_MAX_RETRIES="0")
-    mojang.inject(Fault.trickling(0.5), times=5, path_prefix="/users/")
+    mojang.inject(Fault.trickling(0.5), times=5, path_prefix="/minecraft/profile/lookup/name/")
     model.script(
         fake_model.tool_calls(("get_uuid_from_username", {"username": "merrydith"})),
         fake_model.answer_from_tools(),
@@ -90,14 +90,14 @@ def test_a_trickling_mojang_ends_a_lookup_by_the_deadline(
 ) -> None:
     _, mojang = app_env
     use_settings(monkeypatch, MOJANG_TIMEOUT_SECONDS="30", MOJANG_MAX_RETRIES="2")
-    mojang.inject(Fault.trickling(0.5), times=5, path_prefix="/users/")
+    mojang.inject(Fault.trickling(0.5), times=5, path_prefix="/minecraft/profile/lookup/name/")
     # When a lookup has a deadline 1 s away (the per-read timeout of 30 s never fires)
     started = time.monotonic()
     with pytest.raises(UpstreamError, match="timed out"):
         container.mojang().uuid_for_name("merrydith", deadline=Deadline(1.0))
     # Then it ends by the deadline, with no retry that cannot fit
     assert time.monotonic() - started < 1.0 + 1.0
-    assert len(mojang.requests("/users/")) == 1
+    assert len(mojang.requests("/minecraft/profile/lookup/name/")) == 1
 
 
 def test_a_prompt_over_the_budget_never_reaches_the_model(

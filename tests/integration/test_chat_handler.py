@@ -77,7 +77,7 @@ def test_the_tutorial_question_is_answered_with_the_tool_trace(app_env: Any) -> 
     # Two model calls, each valid against the official request schema, with strict tools.
     assert len(model.requests) == 2
     assert model.schema_errors == []
-    assert [r.path for r in mojang.requests()] == ["/users/profiles/minecraft/merrydith"]
+    assert [r.path for r in mojang.requests()] == ["/minecraft/profile/lookup/name/merrydith"]
 
 
 def test_a_follow_up_sends_the_history_before_the_question(app_env: Any) -> None:
@@ -242,9 +242,15 @@ def test_hostile_strings_from_mojang_reach_neither_the_model_nor_the_caller(
     )
     json_200 = {"Content-Type": "application/json"}
     by_name = {"id": hostile, "name": "<script>alert(1)</script>"}
-    mojang.inject(Fault(200, json.dumps(by_name).encode(), json_200), path_prefix="/users/")
+    mojang.inject(
+        Fault(200, json.dumps(by_name).encode(), json_200),
+        path_prefix="/minecraft/profile/lookup/name/",
+    )
     bulk = [{"id": hostile, "name": injection}, {"id": MERRYDITH_UUID, "name": "merrydith"}]
-    mojang.inject(Fault(200, json.dumps(bulk).encode(), json_200), path_prefix="/profiles/")
+    mojang.inject(
+        Fault(200, json.dumps(bulk).encode(), json_200),
+        path_prefix="/minecraft/profile/lookup/bulk/",
+    )
     model.script(
         fake_model.tool_calls(
             ("get_uuid_from_username", {"username": "Notch"}),

@@ -88,12 +88,12 @@ def test_with_a_model_configured_the_demo_uses_it(monkeypatch: pytest.MonkeyPatc
     from mojang_chat import container
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-configured")
-    monkeypatch.delenv("MOJANG_API_URL", raising=False)
+    monkeypatch.delenv("MINECRAFT_SERVICES_URL", raising=False)
     container.reset()
     with demo.upstreams() as notice:
         assert notice is None
         assert os.environ["OPENAI_API_KEY"] == "sk-configured"
-        assert "MOJANG_API_URL" not in os.environ
+        assert "MINECRAFT_SERVICES_URL" not in os.environ
     container.reset()
 
 
@@ -118,10 +118,10 @@ def test_otherwise_the_demo_runs_on_the_stand_ins(
         assert "Offline demo" in notice
         assert "merrydith" in notice
         assert os.environ["OPENAI_API_KEY"] == "sk-offline-demo"
-        mojang = os.environ["MOJANG_API_URL"]
+        mojang = os.environ["MINECRAFT_SERVICES_URL"]
         assert mojang.startswith("http://127.0.0.1:")
         assert os.environ["OPENAI_BASE_URL"].startswith("http://127.0.0.1:")
-        player = requests.get(f"{mojang}/users/profiles/minecraft/jeb_", timeout=10).json()
+        player = requests.get(f"{mojang}/minecraft/profile/lookup/name/jeb_", timeout=10).json()
         assert player == {"id": SAMPLE_PLAYERS["jeb_"].id, "name": "jeb_"}
         # The page says so
         page = demo.demo_page(notice=notice).decode()

@@ -93,7 +93,9 @@ def model_fails(step: fake_model.Step) -> Callable[[Upstreams], None]:
     return script(*[step] * EVERY_TRY)
 
 
-def mojang_fails(fault: Fault, path: str = "/users/") -> Callable[[Upstreams], None]:
+def mojang_fails(
+    fault: Fault, path: str = "/minecraft/profile/lookup/name/"
+) -> Callable[[Upstreams], None]:
     def inject(up: Upstreams) -> None:
         up.mojang.inject(fault, times=50, path_prefix=path)
         up.model.script(LOOKUP, ANSWER)
@@ -116,7 +118,10 @@ def everything_hangs(up: Upstreams) -> None:
 def bulk_omits(up: Upstreams) -> None:
     # Mojang's answer leaves a name out: that name does not exist (reference/mojang-api.md).
     body = json.dumps([{"id": MERRYDITH_UUID, "name": "merrydith"}]).encode()
-    up.mojang.inject(Fault(200, body, {"Content-Type": "application/json"}), path_prefix="/pro")
+    up.mojang.inject(
+        Fault(200, body, {"Content-Type": "application/json"}),
+        path_prefix="/minecraft/profile/lookup/bulk/byname",
+    )
     up.model.script(
         fake_model.tool_calls(("get_uuids_from_usernames", {"usernames": ["merrydith", "Notch"]})),
         ANSWER,
@@ -422,7 +427,11 @@ FAULTS = [
     ),
     Row(
         "Mojang name is not a username (a prompt injection)",
-        mojang_says({"id": MERRYDITH_UUID, "name": f"{INJECTION}, <script>"}, "/users/", LOOKUP),
+        mojang_says(
+            {"id": MERRYDITH_UUID, "name": f"{INJECTION}, <script>"},
+            "/minecraft/profile/lookup/name/",
+            LOOKUP,
+        ),
         (200, "completed"),
         ("completed", None),
         "200 `completed`: the name is dropped; the model is told "

@@ -317,7 +317,7 @@ NOTCH_DASHED = dashed_uuid(NOTCH_UUID)
                 ("get_player_profile", {"uuid": JEB_UUID}),
             ],
             f"The UUID of jeb_ is {JEB_UUID}. jeb_ uses the classic skin model. jeb_ has a cape.",
-            ["/users/profiles/minecraft/jeb_", f"/session/minecraft/profile/{JEB_UUID}"],
+            ["/minecraft/profile/lookup/name/jeb_", f"/session/minecraft/profile/{JEB_UUID}"],
             id="skin-model",
         ),
     ],

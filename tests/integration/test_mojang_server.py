@@ -50,7 +50,6 @@ def make_client(
 ) -> MojangClient:
     return MojangClient(
         Transport(requests.Session(), sleep=slept.append, **options),
-        api_url=fake.url,
         session_url=fake.url,
         services_url=fake.url,
         cache=cache,
@@ -76,15 +75,15 @@ def decode_textures(body: dict[str, Any]) -> dict[str, Any]:
 def test_name_lookup_is_case_insensitive_with_the_reference_404(
     fake: FakeMojangServer, http: requests.Session
 ) -> None:
-    found = http.get(f"{fake.url}/users/profiles/minecraft/MERRYDITH", timeout=5)
-    missing = http.get(f"{fake.url}/users/profiles/minecraft/x", timeout=5)
-    too_long = http.get(f"{fake.url}/users/profiles/minecraft/{'a' * 26}", timeout=5)
-    legacy = http.get(f"{fake.url}/users/profiles/minecraft/oldtimer", timeout=5)
+    found = http.get(f"{fake.url}/minecraft/profile/lookup/name/MERRYDITH", timeout=5)
+    missing = http.get(f"{fake.url}/minecraft/profile/lookup/name/x", timeout=5)
+    too_long = http.get(f"{fake.url}/minecraft/profile/lookup/name/{'a' * 26}", timeout=5)
+    legacy = http.get(f"{fake.url}/minecraft/profile/lookup/name/oldtimer", timeout=5)
 
     assert found.json() == {"id": MERRYDITH_UUID, "name": "merrydith"}  # no false flags
     assert missing.status_code == 404
     assert missing.json() == {
-        "path": "/users/profiles/minecraft/x",
+        "path": "/minecraft/profile/lookup/name/x",
         "errorMessage": "Couldn't find any profile with name x",
     }
     assert too_long.status_code == 400
@@ -97,7 +96,7 @@ def test_name_lookup_is_case_insensitive_with_the_reference_404(
 
 
 def test_bulk_follows_the_reference_rules(fake: FakeMojangServer, http: requests.Session) -> None:
-    url = f"{fake.url}/profiles/minecraft"
+    url = f"{fake.url}/minecraft/profile/lookup/bulk/byname"
 
     no_type = http.post(url, data=b'["Notch"]', timeout=5)
     too_many = http.post(url, json=[f"p{i}" for i in range(11)], timeout=5)
@@ -143,25 +142,27 @@ def test_uuid_lookups_and_profiles(fake: FakeMojangServer, http: requests.Sessio
 def test_faults_hit_only_matching_paths_and_every_request_is_logged(
     fake: FakeMojangServer, http: requests.Session
 ) -> None:
-    fake.inject(Fault.rate_limited(retry_after=2), times=2, path_prefix="/users/")
+    fake.inject(
+        Fault.rate_limited(retry_after=2), times=2, path_prefix="/minecraft/profile/lookup/name/"
+    )
 
     profile = http.get(f"{fake.url}/minecraft/profile/lookup/{NOTCH_UUID}", timeout=5)
-    first = http.get(f"{fake.url}/users/profiles/minecraft/Notch", timeout=5)
-    second = http.get(f"{fake.url}/users/profiles/minecraft/Notch", timeout=5)
-    third = http.get(f"{fake.url}/users/profiles/minecraft/Notch", timeout=5)
-    http.post(f"{fake.url}/profiles/minecraft", json=["Notch"], timeout=5)
+    first = http.get(f"{fake.url}/minecraft/profile/lookup/name/Notch", timeout=5)
+    second = http.get(f"{fake.url}/minecraft/profile/lookup/name/Notch", timeout=5)
+    third = http.get(f"{fake.url}/minecraft/profile/lookup/name/Notch", timeout=5)
+    http.post(f"{fake.url}/minecraft/profile/lookup/bulk/byname", json=["Notch"], timeout=5)
 
     assert profile.status_code == 200
     assert [r.status_code for r in (first, second, third)] == [429, 429, 200]
     assert first.headers["Retry-After"] == "2"
     assert [(r.method, r.path) for r in fake.requests()] == [
         ("GET", f"/minecraft/profile/lookup/{NOTCH_UUID}"),
-        ("GET", "/users/profiles/minecraft/Notch"),
-        ("GET", "/users/profiles/minecraft/Notch"),
-        ("GET", "/users/profiles/minecraft/Notch"),
-        ("POST", "/profiles/minecraft"),
+        ("GET", "/minecraft/profile/lookup/name/Notch"),
+        ("GET", "/minecraft/profile/lookup/name/Notch"),
+        ("GET", "/minecraft/profile/lookup/name/Notch"),
+        ("POST", "/minecraft/profile/lookup/bulk/byname"),
     ]
-    assert fake.requests("/profiles/")[0].json() == ["Notch"]
+    assert fake.requests("/minecraft/profile/lookup/bulk/")[0].json() == ["Notch"]
 
 
 def test_seeded_players_cover_slim_cape_and_no_skin() -> None:
@@ -194,7 +195,7 @@ def test_client_bulk_of_25_names(fake: FakeMojangServer, client: MojangClient) -
     assert result.not_found == missing
     assert [entry.name for entry in result.invalid] == ["../../etc/passwd"]
     assert result.failed == []
-    bodies = [request.json() for request in fake.requests("/profiles/minecraft")]
+    bodies = [request.json() for request in fake.requests("/minecraft/profile/lookup/bulk/byname")]
     assert sorted(len(body) for body in bodies) == [4, 10, 10]
     assert all(r.headers["Content-Type"] == "application/json" for r in fake.requests())
     assert all("passwd" not in r.path and b"passwd" not in r.body for r in fake.requests())
@@ -222,7 +223,7 @@ def test_client_profiles_decode_textures(fake: FakeMojangServer, client: MojangC
 def test_client_retries_a_429_then_gets_the_answer(
     fake: FakeMojangServer, client: MojangClient, slept: list[float]
 ) -> None:
-    fake.inject(Fault.rate_limited(), times=1, path_prefix="/users/")
+    fake.inject(Fault.rate_limited(), times=1, path_prefix="/minecraft/profile/lookup/name/")
     fake.inject(Fault.rate_limited(retry_after=0.75), times=1, path_prefix="/minecraft/")
 
     assert client.uuid_for_name("Notch") == PlayerId(id=NOTCH_UUID, name="Notch")
@@ -247,7 +248,7 @@ def test_client_gives_up_on_a_hang_a_huge_body_and_malformed_json(
     fake: FakeMojangServer, slept: list[float]
 ) -> None:
     client = make_client(fake, slept, timeout=0.2, max_retries=0, max_body_bytes=10_000)
-    fake.inject(Fault.hanging(5), path_prefix="/users/")
+    fake.inject(Fault.hanging(5), path_prefix="/minecraft/profile/lookup/name/")
     fake.inject(Fault.huge_body(), path_prefix="/minecraft/")
     fake.inject(Fault.malformed_json(), path_prefix="/session/")
 

@@ -78,7 +78,7 @@ def test_a_one_tool_run_shows_every_status_in_order(runs_stack: RunsStack, app_e
     # Given a model and a Mojang API with realistic latencies
     model, mojang = app_env
     model.latency = 0.2
-    mojang.inject(Fault.hanging(0.3), path_prefix="/users/")
+    mojang.inject(Fault.hanging(0.3), path_prefix="/minecraft/profile/lookup/name/")
     try:
         # When a client creates the tutorial's run and polls it every 50 ms
         run = runs_stack.create(TUTORIAL)
@@ -334,7 +334,7 @@ def test_many_clients_polling_one_run_all_see_it_complete(
 ) -> None:
     model, mojang = app_env
     model.latency = 0.1
-    mojang.inject(Fault.hanging(0.2), path_prefix="/users/")
+    mojang.inject(Fault.hanging(0.2), path_prefix="/minecraft/profile/lookup/name/")
     try:
         run = runs_stack.create(TUTORIAL)
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -410,7 +410,7 @@ def test_the_callers_tool_waits_in_requires_action_until_its_outputs_come(
         "get_weather",
         {"city": "Oslo"},
     )
-    assert [r.path for r in mojang.requests()] == ["/users/profiles/minecraft/merrydith"]
+    assert [r.path for r in mojang.requests()] == ["/minecraft/profile/lookup/name/merrydith"]
     # And it keeps waiting: nothing runs while the caller has not answered
     time.sleep(1.0)
     assert runs_stack.retrieve(run["thread_id"], run["id"])["status"] == "requires_action"

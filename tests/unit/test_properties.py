@@ -31,15 +31,14 @@ from mojang_chat.mojang import (
     normalize_uuid,
 )
 
-API = "https://api.mojang.com"
 SESSION = "https://sessionserver.mojang.com"
 SERVICES = "https://api.minecraftservices.com"
 NAME = r"[A-Za-z0-9_]{1,25}"
 HEX32 = r"[0-9a-f]{32}"
 # Every request the adapter may send: (method, base URL, path pattern).
 ALLOWED = [
-    ("GET", API, rf"/users/profiles/minecraft/{NAME}"),
-    ("POST", API, r"/profiles/minecraft"),
+    ("GET", SERVICES, rf"/minecraft/profile/lookup/name/{NAME}"),
+    ("POST", SERVICES, r"/minecraft/profile/lookup/bulk/byname"),
     ("GET", SERVICES, rf"/minecraft/profile/lookup/{HEX32}"),
     ("GET", SESSION, rf"/session/minecraft/profile/{HEX32}"),
 ]
@@ -102,7 +101,7 @@ class RecordingSession(requests.Session):
 def new_client() -> tuple[MojangClient, RecordingSession]:
     session = RecordingSession()
     client = MojangClient(
-        Transport(session), api_url=API, session_url=SESSION, services_url=SERVICES, cache=None
+        Transport(session), session_url=SESSION, services_url=SERVICES, cache=None
     )
     return client, session
 

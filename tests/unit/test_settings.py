@@ -11,7 +11,6 @@ from mojang_chat.core.settings import ConfigurationError, ModelNotConfigured, Se
 
 def test_defaults_are_the_real_mojang_hosts_and_sane_limits() -> None:
     settings = Settings.from_env({})
-    assert str(settings.mojang_api_url) == "https://api.mojang.com/"
     assert str(settings.mojang_session_url) == "https://sessionserver.mojang.com/"
     assert str(settings.minecraft_services_url) == "https://api.minecraftservices.com/"
     assert settings.openai_base_url is None
@@ -29,7 +28,7 @@ def test_values_are_read_by_their_documented_names() -> None:
             "MAX_TOOL_ROUNDS": "3",
             "LOG_MESSAGE_CONTENTS": "true",
             "CORS_ALLOWED_ORIGINS": "https://a.example, https://b.example",
-            "MOJANG_API_URL": "http://127.0.0.1:9000",
+            "MINECRAFT_SERVICES_URL": "http://127.0.0.1:9000",
             "UNRELATED": "ignored",
         }
     )
@@ -37,7 +36,7 @@ def test_values_are_read_by_their_documented_names() -> None:
     assert settings.max_tool_rounds == 3
     assert settings.log_message_contents is True
     assert settings.cors_allowed_origins == ("https://a.example", "https://b.example")
-    assert str(settings.mojang_api_url) == "http://127.0.0.1:9000/"
+    assert str(settings.minecraft_services_url) == "http://127.0.0.1:9000/"
     # A local OpenAI-compatible server needs no key.
     assert settings.model_configured is True
     assert settings.api_key() == "unused"

@@ -74,8 +74,16 @@ def model() -> Model:
 
 @per_container
 def mojang() -> MojangClient:
-    """The Mojang adapter, with its session and cache."""
-    return MojangClient.from_settings(get_settings())
+    """The Mojang adapter, with its session and cache; over the shared cache and limiter
+    state when a table is configured."""
+    settings = get_settings()
+    if not settings.mojang_cache_table_name:
+        return MojangClient.from_settings(settings)
+    from mojang_chat.mojang.shared import DynamoSharedState
+
+    return MojangClient.from_settings(
+        settings, DynamoSharedState(dynamodb(), settings.mojang_cache_table_name)
+    )
 
 
 @per_container

@@ -12,11 +12,10 @@ import requests
 
 from mojang_chat.mojang import MojangClient, Transport, TTLCache
 
-API = "https://api.mojang.com"
 SESSION = "https://sessionserver.mojang.com"
 SERVICES = "https://api.minecraftservices.com"
-NAME_URL = f"{API}/users/profiles/minecraft/"
-BULK_URL = f"{API}/profiles/minecraft"
+NAME_URL = f"{SERVICES}/minecraft/profile/lookup/name/"
+BULK_URL = f"{SERVICES}/minecraft/profile/lookup/bulk/byname"
 LOOKUP_URL = f"{SERVICES}/minecraft/profile/lookup/"
 PROFILE_URL = f"{SESSION}/session/minecraft/profile/"
 
@@ -49,7 +48,6 @@ def make_client(slept: list[float], cache: TTLCache | None = None, **options: An
     """A client of the three hosts over ``cache``; ``options`` configure its transport."""
     return MojangClient(
         Transport(requests.Session(), sleep=slept.append, **options),
-        api_url=API,
         session_url=SESSION,
         services_url=SERVICES,
         cache=cache,

@@ -426,7 +426,7 @@ def test_a_failed_chunk_does_not_fail_the_others(
     def answer(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
         chunk = json.loads(request.body or b"")
         if "p0" in chunk:
-            return 429, {}, json.dumps({"path": "/profiles/minecraft"})
+            return 429, {}, json.dumps({"path": "/minecraft/profile/lookup/bulk/byname"})
         return 200, {}, json.dumps([{"id": JEB, "name": name} for name in chunk])
 
     mocked.add_callback("POST", BULK_URL, callback=answer)
@@ -481,7 +481,6 @@ def test_from_settings_uses_the_settings_and_a_user_agent(
 ) -> None:
     settings = Settings.from_env(
         {
-            "MOJANG_API_URL": "https://api.example.test/",
             "MOJANG_SESSION_URL": "https://session.example.test",
             "MINECRAFT_SERVICES_URL": "https://services.example.test",
             "MOJANG_TIMEOUT_SECONDS": "2.5",
@@ -492,7 +491,7 @@ def test_from_settings_uses_the_settings_and_a_user_agent(
         }
     )
     client = MojangClient.from_settings(settings)
-    mocked.get("https://api.example.test/users/profiles/minecraft/Notch", status=500)
+    mocked.get("https://services.example.test/minecraft/profile/lookup/name/Notch", status=500)
 
     with pytest.raises(UpstreamError):
         client.uuid_for_name("Notch", deadline=Deadline(0.3))  # no retry fits in 0.3 s

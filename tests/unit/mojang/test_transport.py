@@ -44,7 +44,7 @@ def response_headers(call: Any) -> Any:
         (
             404,
             {
-                "path": "/users/profiles/minecraft/x",
+                "path": "/minecraft/profile/lookup/name/x",
                 "errorMessage": "Couldn't find any profile with name x",
             },
         ),
@@ -70,7 +70,7 @@ def test_400_constraint_violation_is_invalid_input_and_not_retried(
         NAME_URL + "weird",
         status=400,
         json={
-            "path": "/users/profiles/minecraft/weird",
+            "path": "/minecraft/profile/lookup/name/weird",
             "error": "CONSTRAINT_VIOLATION",
             "errorMessage": "getProfileName.name: Invalid profile name",
         },
@@ -110,7 +110,7 @@ TRANSIENT = [
         id="403-html",
     ),
     pytest.param(
-        {"status": 429, "json": {"path": "/users/profiles/minecraft/Notch"}},
+        {"status": 429, "json": {"path": "/minecraft/profile/lookup/name/Notch"}},
         "rate limited (HTTP 429)",
         429,
         id="429",
@@ -185,7 +185,9 @@ def test_transient_failures_are_retried_with_backoff_then_raise(
 def test_a_transient_failure_then_an_answer_returns_the_answer(
     mocked: responses.RequestsMock, client: MojangClient, slept: list[float]
 ) -> None:
-    mocked.get(NAME_URL + "Notch", status=429, json={"path": "/users/profiles/minecraft/Notch"})
+    mocked.get(
+        NAME_URL + "Notch", status=429, json={"path": "/minecraft/profile/lookup/name/Notch"}
+    )
     mocked.get(NAME_URL + "Notch", json={"id": NOTCH, "name": "Notch"})
 
     assert client.uuid_for_name("Notch") == PlayerId(id=NOTCH, name="Notch")

@@ -31,7 +31,6 @@ SECRET_MAX_AGE_SECONDS = 300
 BLANK_SECRET = "blank or padded with whitespace, which no caller can send"  # noqa: S105
 _SHARED_SECRET_SETTINGS = frozenset({"API_SHARED_SECRET", "API_SHARED_SECRET_SECRET"})
 
-DEFAULT_MOJANG_API_URL = "https://api.mojang.com"
 DEFAULT_MOJANG_SESSION_URL = "https://sessionserver.mojang.com"
 DEFAULT_MINECRAFT_SERVICES_URL = "https://api.minecraftservices.com"
 
@@ -59,7 +58,6 @@ class Settings(BaseModel):
     openai_api_key_secret: str | None = Field(None, alias="OPENAI_API_KEY_SECRET")
     openai_api_key_parameter: str | None = Field(None, alias="OPENAI_API_KEY_PARAMETER")
 
-    mojang_api_url: AnyHttpUrl = Field(AnyHttpUrl(DEFAULT_MOJANG_API_URL), alias="MOJANG_API_URL")
     mojang_session_url: AnyHttpUrl = Field(
         AnyHttpUrl(DEFAULT_MOJANG_SESSION_URL), alias="MOJANG_SESSION_URL"
     )
@@ -89,6 +87,20 @@ class Settings(BaseModel):
         120.0, alias="MOJANG_NEGATIVE_CACHE_TTL_SECONDS", ge=0
     )
     mojang_cache_max_entries: int = Field(4096, alias="MOJANG_CACHE_MAX_ENTRIES", ge=1)
+    # What every container shares (docs/scaling.md): the cache behind the memory one and the
+    # limiter's state, in MOJANG_CACHE_TABLE_NAME; without it, each process has its own.
+    mojang_cache_table_name: str | None = Field(None, alias="MOJANG_CACHE_TABLE_NAME", min_length=3)
+    # How long one container may look a name up while the others wait for its answer.
+    mojang_cache_lease_seconds: float = Field(3.0, alias="MOJANG_CACHE_LEASE_SECONDS", gt=0, le=30)
+    # Below Mojang's documented quota (600 per 10 minutes per IP, i.e. 60 a minute on average);
+    # 0 switches the limit off.
+    mojang_max_requests_per_minute: int = Field(
+        50, alias="MOJANG_MAX_REQUESTS_PER_MINUTE", ge=0, le=600
+    )
+    # How long every container pauses after a 429 that names no Retry-After.
+    mojang_rate_limit_pause_seconds: float = Field(
+        10.0, alias="MOJANG_RATE_LIMIT_PAUSE_SECONDS", ge=0, le=300
+    )
 
     # Runs (the Step Functions path): where run records live, the workflow that runs them, and
     # how long a run may take before it ends `expired` (OpenAI's runs expire after 10 minutes).

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import re
 import threading
@@ -88,6 +89,38 @@ def local_aws(
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[dict[str, str]]:
+    """moto's services over HTTP on 127.0.0.1 (a free port), for the duration: what several
+    processes share, as Lambda containers share DynamoDB. Yields the environment that points
+    boto3 at it through its standard variables (``AWS_ENDPOINT_URL``, the region, dummy
+    credentials), for the processes to take; this process's environment is left alone."""
+    from moto.server import ThreadedMotoServer
+
+    # Its HTTP server logs every request on stderr; the processes' own output is what matters.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    # Its threads answer the processes' requests concurrently: without the lock two
+    # conditional writes to one item could both succeed (two containers, one lease).
+    with dynamodb_one_request_at_a_time():
+        server.start()
+        try:
+            host, port = server.get_host_and_port()
+            yield {
+                "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+            }
+        finally:
+            server.stop()
+
+
+def create_table(app: Application, logical_id: str, dynamodb: Any, name: str) -> None:
+    """Create the template's table ``logical_id`` as ``name`` (its key schema, its TTL)."""
+    _create_table(name, app.template["Resources"][logical_id], dynamodb)
 
 
 class _Names:
@@ -230,37 +263,40 @@ def _in_process_invoke(invoke: InvokeFunction) -> Callable[..., tuple[str, bool,
 
 def _create_tables(app: Application, names: _Names, dynamodb: Any) -> None:
     for logical_id, resource in app.resources_of_type(*_TABLES).items():
-        props = resource.get("Properties") or {}
-        name = names.name(logical_id)
-        if resource["Type"] == "AWS::Serverless::SimpleTable":
-            key = props.get("PrimaryKey") or {"Name": "id", "Type": "String"}
-            kind = _SIMPLE_TYPES[key.get("Type", "String")]
-            dynamodb.create_table(
-                TableName=name,
-                KeySchema=[{"AttributeName": key["Name"], "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": key["Name"], "AttributeType": kind}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-            continue
-        arguments: dict[str, Any] = {
-            "TableName": name,
-            "KeySchema": props["KeySchema"],
-            "AttributeDefinitions": props["AttributeDefinitions"],
-            "BillingMode": "PAY_PER_REQUEST",  # no capacity to think about locally
-        }
-        indexes = [
-            {k: v for k, v in index.items() if k != "ProvisionedThroughput"}
-            for index in props.get("GlobalSecondaryIndexes") or []
-        ]
-        if indexes:
-            arguments["GlobalSecondaryIndexes"] = indexes
-        dynamodb.create_table(**arguments)
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl and ttl.get("Enabled") in (True, "true"):
-            dynamodb.update_time_to_live(
-                TableName=name,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
-            )
+        _create_table(names.name(logical_id), resource, dynamodb)
+
+
+def _create_table(name: str, resource: Mapping[str, Any], dynamodb: Any) -> None:
+    props = resource.get("Properties") or {}
+    if resource["Type"] == "AWS::Serverless::SimpleTable":
+        key = props.get("PrimaryKey") or {"Name": "id", "Type": "String"}
+        kind = _SIMPLE_TYPES[key.get("Type", "String")]
+        dynamodb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": key["Name"], "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": key["Name"], "AttributeType": kind}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        return
+    arguments: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": "PAY_PER_REQUEST",  # no capacity to think about locally
+    }
+    indexes = [
+        {k: v for k, v in index.items() if k != "ProvisionedThroughput"}
+        for index in props.get("GlobalSecondaryIndexes") or []
+    ]
+    if indexes:
+        arguments["GlobalSecondaryIndexes"] = indexes
+    dynamodb.create_table(**arguments)
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled") in (True, "true"):
+        dynamodb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+        )
 
 
 def _role_arn() -> str:

@@ -40,7 +40,6 @@ UPSTREAM_VARIABLES = (
     "OPENAI_BASE_URL",
     "OPENAI_API_KEY",
     "OPENAI_MODEL",
-    "MOJANG_API_URL",
     "MOJANG_SESSION_URL",
     "MINECRAFT_SERVICES_URL",
 )
@@ -120,7 +119,7 @@ def upstreams(*, offline: bool = False) -> Iterator[str | None]:
         os.environ["OPENAI_BASE_URL"] = model.base_url
         os.environ["OPENAI_API_KEY"] = "sk-offline-demo"
         os.environ["OPENAI_MODEL"] = "gpt-4o-mini"
-        for name in ("MOJANG_API_URL", "MOJANG_SESSION_URL", "MINECRAFT_SERVICES_URL"):
+        for name in ("MOJANG_SESSION_URL", "MINECRAFT_SERVICES_URL"):
             os.environ[name] = mojang.url
         container.reset()  # settings and clients are made anew from these
         try:

@@ -1,4 +1,5 @@
-"""A small in-memory TTL cache with single-flight loading, shared by the threads of one process.
+"""Caches of Mojang's answers: a small in-memory TTL cache with single-flight loading, shared by
+the threads of one process, and behind it, when configured, a cache shared by every container.
 
 Mojang sends no cache headers and rate-limits per IP, so the adapter keeps decoded answers for a
 while (names change rarely) and makes concurrent callers for the same key share one request
@@ -7,6 +8,7 @@ instead of each sending their own (the way XSeries de-duplicates concurrent requ
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import OrderedDict
@@ -14,7 +16,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
+from pydantic import BaseModel
+
 from mojang_chat.core.observability import count
+from mojang_chat.mojang.shared import SharedState, SharedStateUnavailable, epoch
 
 T = TypeVar("T")
 
@@ -237,3 +242,157 @@ class TTLCache:
     def _record_miss(self) -> None:
         self.misses += 1
         count(f"{self.name}Misses")
+
+
+class SharedCache:
+    """Read-through over the state every container shares (``mojang.shared``), behind each
+    container's ``TTLCache``: an answer one container got from Mojang serves them all.
+
+    Answers (``None``: "not found") are kept ``ttl`` / ``negative_ttl`` seconds, as in memory;
+    exceptions are never stored. A container that finds no answer takes a short lease on the key
+    (``lease_seconds``) before asking Mojang; one that finds the lease taken polls for the
+    holder's answer until the lease could have ended, then asks Mojang itself (the holder may
+    have failed). DynamoDB unavailable: the loader is called directly.
+    """
+
+    def __init__(
+        self,
+        state: SharedState,
+        *,
+        ttl: float,
+        negative_ttl: float,
+        lease_seconds: float,
+        clock: Callable[[], float] = epoch,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.state = state
+        self.ttl = ttl
+        self.negative_ttl = negative_ttl
+        self.lease_seconds = lease_seconds
+        self._clock = clock
+        self._sleep = sleep
+
+    def get_or_load(
+        self, key: str, loader: Callable[[], T], decode: Callable[[str], T], wait: float | None
+    ) -> T:
+        """The shared answer for ``key``, or ``loader()``'s, stored for every container.
+        ``decode`` turns a stored JSON text back into a value; ``TimeoutError`` after ``wait``
+        seconds spent waiting for another container's answer."""
+        loaded = self.get_or_load_many(
+            [key], lambda keys: {key: _outcome(loader)}, decode, wait=wait
+        )
+        result = loaded[key]
+        if isinstance(result, BaseException):
+            raise result
+        return cast(T, result)
+
+    def get_or_load_many(
+        self,
+        keys: Sequence[str],
+        loader: Callable[[list[str]], Mapping[str, object]],
+        decode: Callable[[str], object],
+        *,
+        wait: float | None,
+    ) -> dict[str, object]:
+        """``get_or_load`` for many keys: one read for all, a lease per missing key, one
+        ``loader`` call for the keys leased, a poll for the others. Returns each key's value
+        or exception (as ``TTLCache.get_or_load_many``)."""
+        results: dict[str, object] = {}
+        wanted = list(dict.fromkeys(keys))
+        try:
+            stored = self.state.read(wanted, self._clock())
+        except SharedStateUnavailable:
+            return self._load(wanted, loader, share=False)
+        for key, text in stored.items():
+            results[key] = decode(text)
+        missing = [key for key in wanted if key not in stored]
+        count("MojangSharedHits", len(stored))
+        if not missing:
+            return results
+        try:
+            now = self._clock()
+            owned = [k for k in missing if self.state.lease(k, now, now + self.lease_seconds)]
+        except SharedStateUnavailable:
+            results.update(self._load(missing, loader, share=False))
+            return results
+        if owned:
+            results.update(self._load(owned, loader, share=True))
+        others = [key for key in missing if key not in owned]
+        if others:
+            results.update(self._wait_for(others, loader, decode, wait))
+        return results
+
+    def _wait_for(
+        self,
+        keys: list[str],
+        loader: Callable[[list[str]], Mapping[str, object]],
+        decode: Callable[[str], object],
+        wait: float | None,
+    ) -> dict[str, object]:
+        """Poll for the answers other containers are loading; load what has not come once
+        their leases could have ended."""
+        results: dict[str, object] = {}
+        # Waiting ends when the holders' leases could have ended, or earlier at the deadline.
+        by_deadline = wait is not None and wait < self.lease_seconds
+        gives_up = self._clock() + (
+            wait if wait is not None and by_deadline else self.lease_seconds
+        )
+        delay = _FIRST_POLL_SECONDS
+        pending = list(keys)
+        while pending and self._clock() + delay < gives_up:
+            self._sleep(delay)
+            delay = min(delay * 2, _MAX_POLL_SECONDS)
+            try:
+                stored = self.state.read(pending, self._clock())
+            except SharedStateUnavailable:
+                break
+            for key, text in stored.items():
+                results[key] = decode(text)
+                count("MojangSharedCoalesced")
+            pending = [key for key in pending if key not in stored]
+        if not pending:
+            return results
+        if by_deadline:
+            results.update(
+                {key: TimeoutError("gave up waiting for a concurrent lookup") for key in pending}
+            )
+            return results
+        results.update(self._load(pending, loader, share=True))
+        return results
+
+    def _load(
+        self, keys: list[str], loader: Callable[[list[str]], Mapping[str, object]], *, share: bool
+    ) -> dict[str, object]:
+        loaded = loader(keys)
+        results: dict[str, object] = {}
+        for key in keys:
+            if key not in loaded:
+                results[key] = LookupError(f"no answer for {key!r}")
+                continue
+            value = results[key] = loaded[key]
+            if share and not isinstance(value, BaseException):
+                self._store(key, value)
+        return results
+
+    def _store(self, key: str, value: object) -> None:
+        ttl = self.negative_ttl if value is None else self.ttl
+        if ttl <= 0:
+            return
+        text = "null" if value is None else cast(BaseModel, value).model_dump_json()
+        # Unavailable: kept in this container's memory only (the adapter logged why).
+        with contextlib.suppress(SharedStateUnavailable):
+            self.state.write(key, text, self._clock() + ttl)
+
+
+# The first poll for another container's answer comes soon (a Mojang lookup takes ~100 ms);
+# later ones back off, so that a slow holder costs few reads.
+_FIRST_POLL_SECONDS = 0.05
+_MAX_POLL_SECONDS = 0.4
+
+
+def _outcome(loader: Callable[[], object]) -> object:
+    """``loader()``'s value, or the ``Exception`` it raised (as a value)."""
+    try:
+        return loader()
+    except Exception as error:
+        return error

@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
+
+from pydantic import BaseModel
 
 from mojang_chat.core.deadline import Deadline
 from mojang_chat.core.observability import count
 from mojang_chat.core.settings import Settings
-from mojang_chat.mojang.cache import TTLCache
+from mojang_chat.mojang.cache import SharedCache, TTLCache
 from mojang_chat.mojang.decoding import (
     NOT_A_NAME,
     decode_player_id,
@@ -23,6 +25,7 @@ from mojang_chat.mojang.decoding import (
 )
 from mojang_chat.mojang.errors import InvalidInputError, MojangError, UpstreamError
 from mojang_chat.mojang.identity import normalize_name, normalize_uuid, shown, uuid_version
+from mojang_chat.mojang.limiter import RateLimiter
 from mojang_chat.mojang.players import (
     BulkLookup,
     NameProblem,
@@ -30,6 +33,7 @@ from mojang_chat.mojang.players import (
     PlayerId,
     PlayerProfile,
 )
+from mojang_chat.mojang.shared import MemorySharedState, SharedState
 from mojang_chat.mojang.transport import MojangRequest, Rejected, Transport
 
 T = TypeVar("T")
@@ -38,31 +42,56 @@ BULK_CHUNK_SIZE = 10  # Mojang's cap per bulk request (it was 100 until 2023)
 MAX_BULK_NAMES = 100  # per call: more would be 10+ requests against a tight per-IP rate limit
 MAX_BULK_WORKERS = 4  # concurrent chunk requests; bursts of ~50 requests trip the 429 limit
 
+# Mojang's current lookup routes (reference/mojang-api.md), all on MINECRAFT_SERVICES_URL: the
+# older api.mojang.com/users/profiles/minecraft routes get "strict, randomized rate limiting".
+NAME_PATH = "/minecraft/profile/lookup/name/"
+BULK_PATH = "/minecraft/profile/lookup/bulk/byname"
+UUID_PATH = "/minecraft/profile/lookup/"
+PROFILE_PATH = "/session/minecraft/profile/"
+
 
 class MojangClient:
-    """The lookups of the three Mojang hosts, over one ``Transport``.
+    """The lookups of Mojang's two hosts (the services API, the session server), over one
+    ``Transport``.
 
-    ``cache=None`` disables caching and single-flight (every call goes upstream).
+    ``cache=None`` disables caching and single-flight (every call goes upstream); ``shared``,
+    when given, is read through behind ``cache`` (the answers every container shares).
     """
 
     def __init__(
         self,
         transport: Transport,
         *,
-        api_url: str,
         session_url: str,
         services_url: str,
         cache: TTLCache | None = None,
+        shared: SharedCache | None = None,
     ) -> None:
         self.transport = transport
-        self.api_url = api_url.rstrip("/")
         self.session_url = session_url.rstrip("/")
         self.services_url = services_url.rstrip("/")
         self.cache = cache
+        self.shared = shared
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> MojangClient:
-        """A client configured from ``settings``, with its own transport and cache."""
+    def from_settings(cls, settings: Settings, shared: SharedState | None = None) -> MojangClient:
+        """A client configured from ``settings``, with its own transport and cache. ``shared``
+        (every container's state, ``MOJANG_CACHE_TABLE_NAME``) adds the shared cache and makes
+        the limiter count every container's requests; without it the limiter counts this
+        process's."""
+        limiter = RateLimiter(
+            shared if shared is not None else MemorySharedState(),
+            per_minute=settings.mojang_max_requests_per_minute,
+            pause_seconds=settings.mojang_rate_limit_pause_seconds,
+        )
+        shared_cache = None
+        if shared is not None:
+            shared_cache = SharedCache(
+                shared,
+                ttl=settings.mojang_cache_ttl_seconds,
+                negative_ttl=settings.mojang_negative_cache_ttl_seconds,
+                lease_seconds=settings.mojang_cache_lease_seconds,
+            )
         cache = TTLCache(
             ttl=settings.mojang_cache_ttl_seconds,
             negative_ttl=settings.mojang_negative_cache_ttl_seconds,
@@ -70,11 +99,11 @@ class MojangClient:
             name="MojangCache",
         )
         return cls(
-            Transport.from_settings(settings, concurrency=MAX_BULK_WORKERS),
-            api_url=str(settings.mojang_api_url),
+            Transport.from_settings(settings, concurrency=MAX_BULK_WORKERS, limiter=limiter),
             session_url=str(settings.mojang_session_url),
             services_url=str(settings.minecraft_services_url),
             cache=cache,
+            shared=shared_cache,
         )
 
     def close(self) -> None:
@@ -88,7 +117,7 @@ class MojangClient:
         Raises ``InvalidInputError`` (bad name, or Mojang rejected it) or ``UpstreamError``."""
         valid = normalize_name(name)
         return self._cached(
-            _name_key(valid), lambda: self._fetch_uuid_for_name(valid, deadline), deadline
+            _name_key(valid), lambda: self._fetch_uuid_for_name(valid, deadline), PlayerId, deadline
         )
 
     def uuids_for_names(
@@ -128,14 +157,23 @@ class MojangClient:
         else:
             # Single-flight per name: a name that a concurrent lookup (bulk or single) is
             # already fetching is waited for, not sent again.
-            loaded = self.cache.get_or_load_many(
-                [_name_key(key) for key in to_send],
-                lambda keys: {
+            def load(keys: list[str]) -> dict[str, object]:
+                return {
                     _name_key(key): result
                     for key, result in self._bulk(
                         [key.removeprefix("name:") for key in keys], spelling, deadline
                     ).items()
-                },
+                }
+
+            def through_shared(keys: list[str]) -> Mapping[str, object]:
+                if self.shared is None:
+                    return load(keys)
+                wait = deadline.remaining() if deadline is not None else None
+                return self.shared.get_or_load_many(keys, load, _decoder(PlayerId), wait=wait)
+
+            loaded = self.cache.get_or_load_many(
+                [_name_key(key) for key in to_send],
+                through_shared,
                 wait=deadline.remaining() if deadline is not None else None,
             )
             outcome = {key.removeprefix("name:"): result for key, result in loaded.items()}
@@ -171,8 +209,8 @@ class MojangClient:
     ) -> PlayerId | OfflinePlayer | None:
         """The account with this UUID (dashed or not), or None if there is none. An offline-mode
         (version 3) UUID is answered locally as ``OfflinePlayer``, without a request."""
-        url = f"{self.services_url}/minecraft/profile/lookup/"
-        return self._by_uuid(uuid, url, "name_for_uuid", decode_player_id, deadline)
+        url = f"{self.services_url}{UUID_PATH}"
+        return self._by_uuid(uuid, url, "name_for_uuid", decode_player_id, PlayerId, deadline)
 
     def profile(
         self, uuid: str, *, deadline: Deadline | None = None
@@ -180,8 +218,8 @@ class MojangClient:
         """The account's name, skin (URL and slim/classic model; the UUID's default skin when it
         has none) and cape, or None if there is no such account. Version 3 UUIDs: as
         ``name_for_uuid``."""
-        url = f"{self.session_url}/session/minecraft/profile/"
-        return self._by_uuid(uuid, url, "profile", decode_profile, deadline)
+        url = f"{self.session_url}{PROFILE_PATH}"
+        return self._by_uuid(uuid, url, "profile", decode_profile, PlayerProfile, deadline)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -191,6 +229,7 @@ class MojangClient:
         url_prefix: str,
         endpoint: str,
         decode: Callable[[Any], T],
+        stored_as: type[BaseModel],
         deadline: Deadline | None,
     ) -> T | OfflinePlayer | None:
         valid = normalize_uuid(uuid)
@@ -198,21 +237,41 @@ class MojangClient:
             return OfflinePlayer(id=valid)  # never a Mojang account: no request
         request = MojangRequest("GET", url_prefix + quote(valid, safe=""), endpoint, decode)
         return self._cached(
-            f"{endpoint}:{valid}", lambda: self._lookup_uuid(request, valid, deadline), deadline
+            f"{endpoint}:{valid}",
+            lambda: self._lookup_uuid(request, valid, deadline),
+            stored_as,
+            deadline,
         )
 
-    def _cached(self, key: str, loader: Callable[[], T], deadline: Deadline | None) -> T:
+    def _cached(
+        self,
+        key: str,
+        loader: Callable[[], T],
+        stored_as: type[BaseModel],
+        deadline: Deadline | None,
+    ) -> T:
+        """``loader()``'s answer through the memory cache and, behind it, the shared one
+        (where answers are stored as ``stored_as`` JSON)."""
         if self.cache is None:
             return loader()
         wait = deadline.remaining() if deadline is not None else None
+        shared = self.shared
+        load = loader
+        if shared is not None:
+            decode = cast(Callable[[str], T], _decoder(stored_as))
+
+            def load() -> T:
+                left = deadline.remaining() if deadline is not None else None
+                return shared.get_or_load(key, loader, decode, wait=left)
+
         try:
-            return self.cache.get_or_load(key, loader, wait=wait)
+            return self.cache.get_or_load(key, load, wait=wait)
         except TimeoutError as error:
             count("MojangUpstreamErrors")
             raise UpstreamError("timed out") from error
 
     def _fetch_uuid_for_name(self, name: str, deadline: Deadline | None) -> PlayerId | None:
-        url = f"{self.api_url}/users/profiles/minecraft/{quote(name, safe='')}"
+        url = f"{self.services_url}{NAME_PATH}{quote(name, safe='')}"
         request = MojangRequest("GET", url, "uuid_for_name", decode_player_id)
         answer = self.transport.fetch(request, deadline=deadline)
         if isinstance(answer, Rejected):
@@ -258,7 +317,7 @@ class MojangClient:
         for an upstream failure, so one chunk cannot fail the others."""
         request = MojangRequest(
             "POST",
-            f"{self.api_url}/profiles/minecraft",
+            f"{self.services_url}{BULK_PATH}",
             "uuids_for_names",
             decode_player_ids,
             json.dumps(names).encode(),
@@ -286,6 +345,11 @@ class MojangClient:
             return self._fetch_uuid_for_name(name, deadline)
         except MojangError as error:
             return error
+
+
+def _decoder(model: type[BaseModel]) -> Callable[[str], BaseModel | None]:
+    """Reads back an answer the shared cache stored: ``null`` is "not found"."""
+    return lambda text: None if text == "null" else model.model_validate_json(text)
 
 
 def _name_key(name: str) -> str:

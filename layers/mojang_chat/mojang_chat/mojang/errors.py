@@ -11,6 +11,8 @@ Neither outcome is ever cached; only answers (a result, or "not found") are.
 
 from __future__ import annotations
 
+import math
+
 
 class MojangError(Exception):
     """Base of every error the Mojang adapter raises."""
@@ -27,3 +29,15 @@ class UpstreamError(MojangError):
         super().__init__(f"Mojang API unavailable: {reason}")
         self.reason = reason
         self.status = status
+
+
+class RateLimitedError(UpstreamError):
+    """The deployment's own limit on Mojang requests (``MOJANG_MAX_REQUESTS_PER_MINUTE``, or a
+    pause after Mojang answered 429) leaves no room before the deadline: the model is told when
+    to try again. Transient, never cached."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(math.ceil(retry_after), 1)
+        super().__init__(
+            f"Mojang's rate limit was reached: try again in {self.retry_after} seconds", 429
+        )

@@ -27,6 +27,7 @@ from mojang_chat.core.observability import count, logger, tracer
 from mojang_chat.core.settings import Settings
 from mojang_chat.mojang.decoding import upstream_message
 from mojang_chat.mojang.errors import UpstreamError
+from mojang_chat.mojang.limiter import RateLimiter
 
 T = TypeVar("T")
 
@@ -114,6 +115,7 @@ class Transport:
         sleep: Callable[[float], None] = time.sleep,
         max_body_bytes: int = 1_000_000,
         max_retry_after: float = 10.0,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._session = session
         self.timeout = timeout
@@ -123,15 +125,20 @@ class Transport:
         self._sleep = sleep
         self.max_body_bytes = max_body_bytes
         self.max_retry_after = max_retry_after
+        self.limiter = limiter
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, concurrency: int) -> Transport:
+    def from_settings(
+        cls, settings: Settings, *, concurrency: int, limiter: RateLimiter | None = None
+    ) -> Transport:
         """A transport configured from ``settings``, with its own session (our User-Agent,
-        pooled connections for ``concurrency`` requests at a time)."""
+        pooled connections for ``concurrency`` requests at a time); every request it sends
+        (retries included) waits for ``limiter`` first."""
         return cls(
             _new_session(concurrency),
             timeout=settings.mojang_timeout_seconds,
             max_retries=settings.mojang_max_retries,
+            limiter=limiter,
         )
 
     def close(self) -> None:
@@ -147,9 +154,15 @@ class Transport:
         with tracer.provider.in_subsegment(name=f"## mojang.{request.endpoint}"):
             attempt = 0
             while True:
+                if self.limiter is not None:
+                    # Before the attempt, outside its time bound: the wait is the limiter's,
+                    # and a RateLimitedError is final (retrying sooner cannot help).
+                    self.limiter.acquire(deadline)
                 try:
                     return self._bounded_attempt(request, deadline)
                 except _Transient as failure:
+                    if failure.status == 429 and self.limiter is not None:
+                        self.limiter.rate_limited(failure.retry_after)
                     delay = failure.retry_after
                     if delay is None:
                         delay = min(self.backoff * 2**attempt, self.max_backoff)

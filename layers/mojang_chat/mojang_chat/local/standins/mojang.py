@@ -3,11 +3,12 @@ with sample players, for the offline demo, the tests and the benchmarks.
 
 It behaves as ``reference/mojang-api.md`` describes (status codes, bodies, 10-name bulk cap,
 shuffled bulk order, 204 for unknown profiles, fresh textures timestamps) and keeps a log of
-every request. Point MOJANG_API_URL, MOJANG_SESSION_URL and MINECRAFT_SERVICES_URL at ``url``.
+every request. Point MOJANG_SESSION_URL and MINECRAFT_SERVICES_URL at ``url``. It serves the
+deprecated api.mojang.com routes too (the tutorial's own tool calls one); the adapter never does.
 
     with MojangServer() as mojang:
         ...
-        assert [r.path for r in mojang.requests()] == ["/users/profiles/minecraft/merrydith"]
+        assert [r.path for r in mojang.requests()] == ["/minecraft/profile/lookup/name/merrydith"]
 
 Test controls (tests/fakes) subclass it and answer some requests themselves (``override``).
 """
@@ -111,6 +112,8 @@ class LoggedRequest:
     path: str  # as sent, percent-encoding and query included
     body: bytes
     headers: Mapping[str, str]
+    # When it came (epoch seconds): the benchmark counts requests per 60 s window.
+    at: float = 0.0
 
     def json(self) -> Any:
         """The body, parsed as JSON."""
@@ -220,7 +223,7 @@ class _Handler(StandInHandler[MojangServer]):
         standin = self.standin
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
-        request = LoggedRequest(method, self.path, body, dict(self.headers.items()))
+        request = LoggedRequest(method, self.path, body, dict(self.headers.items()), time.time())
         standin._record(request)
         standin.wait(standin.latency)
         try:
