@@ -74,6 +74,6 @@ def test_an_agent_with_its_own_tool_completes(
 
     # Then the agent ran its own tool, the server ran the lookup, and the answer came back
     assert asked == ["Johnny"]
-    assert [r.path for r in mojang.requests()] == ["/users/profiles/minecraft/merrydith"]
+    assert [r.path for r in mojang.requests()] == ["/minecraft/profile/lookup/name/merrydith"]
     assert "merrydith" in str(result.final_output).lower()
     assert model.schema_errors == []

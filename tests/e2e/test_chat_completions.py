@@ -68,7 +68,7 @@ def test_the_mojang_tools_run_inside_the_request(
     assert completion.model == "gpt-4o-mini"  # the deployment's, whatever was asked for
     assert completion.usage is not None
     assert completion.usage.total_tokens > 0
-    assert [r.path for r in mojang.requests()] == ["/users/profiles/minecraft/merrydith"]
+    assert [r.path for r in mojang.requests()] == ["/minecraft/profile/lookup/name/merrydith"]
     # The model read the server's prompt, then the question
     sent = model.requests[0].body["messages"]
     assert sent[0] == {"role": "system", "content": SYSTEM_PROMPT}

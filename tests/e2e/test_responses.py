@@ -73,7 +73,7 @@ def test_a_response_runs_the_mojang_tools_on_the_server(
     assert message["type"] == "message"
     assert response.usage is not None
     assert response.usage.total_tokens > 0
-    assert [r.path for r in mojang.requests()] == ["/users/profiles/minecraft/merrydith"]
+    assert [r.path for r in mojang.requests()] == ["/minecraft/profile/lookup/name/merrydith"]
     system = [m["content"] for m in model.requests[0].body["messages"] if m["role"] == "system"]
     assert system == [SYSTEM_PROMPT, "Address the user as Johnny."]
     # It is kept: retrieved, and its input listed
