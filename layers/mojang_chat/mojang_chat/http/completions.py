@@ -130,6 +130,12 @@ class ChatCompletionRequest(BaseModel):
     modalities: list[str] | None = None
     audio: dict[str, Any] | None = None
 
+    def tool_choice_name(self) -> str | None:
+        choice = self.tool_choice
+        function = choice.get("function") if isinstance(choice, dict) else None
+        name = function.get("name") if isinstance(function, dict) else None
+        return name if isinstance(name, str) else None
+
     def refuse_unsupported(self) -> None:
         """A 400 for the first option that cannot be honoured, or an unknown one."""
         for name in self.model_extra or {}:
@@ -140,6 +146,7 @@ class ChatCompletionRequest(BaseModel):
                     param=name,
                     code="unrecognized_argument",
                 )
+        check_tool_choice(self.tool_choice, self.tool_choice_name())
         if self.n not in (None, 1):
             raise unsupported("n", "Only n=1 is supported: one choice per request.")
         if self.logprobs or self.top_logprobs:
@@ -156,6 +163,21 @@ class ChatCompletionRequest(BaseModel):
             "parallel_tool_calls": self.parallel_tool_calls,
             "max_completion_tokens": self.max_completion_tokens or self.max_tokens,
         }
+
+
+def check_tool_choice(choice: object, named: str | None) -> None:
+    """A 400 for a ``tool_choice`` the model would refuse: ``auto``, ``none``, ``required``, or
+    a function named by its name."""
+    if choice is None or choice in ("auto", "none", "required"):
+        return
+    if isinstance(choice, dict) and choice.get("type") == "function" and isinstance(named, str):
+        return
+    raise ApiError(
+        400,
+        "Invalid 'tool_choice': 'auto', 'none', 'required', or a function named by its name.",
+        param="tool_choice",
+        code="invalid_value",
+    )
 
 
 def text_of(content: str | list[dict[str, Any]] | None, param: str) -> str | None:

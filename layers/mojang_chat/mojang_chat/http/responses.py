@@ -37,7 +37,7 @@ from mojang_chat.core.deadline import Deadline
 from mojang_chat.core.settings import get_settings
 from mojang_chat.core.statuses import RunStatus
 from mojang_chat.http.assistant_requests import function_tools, page, unsupported
-from mojang_chat.http.completions import json_or_events
+from mojang_chat.http.completions import check_tool_choice, json_or_events
 from mojang_chat.http.errors import ApiError
 from mojang_chat.http.limits import (
     MAX_FUNCTION_TOOLS,
@@ -145,8 +145,10 @@ class CreateResponseRequest(BaseModel):
     def tool_choice_option(self) -> str | dict[str, Any] | None:
         """``tool_choice`` in Chat Completions' shape."""
         choice = self.tool_choice
-        if isinstance(choice, dict) and choice.get("type") == "function":
-            return {"type": "function", "function": {"name": choice.get("name")}}
+        name = choice.get("name") if isinstance(choice, dict) else None
+        check_tool_choice(choice, name if isinstance(name, str) else None)
+        if isinstance(choice, dict):
+            return {"type": "function", "function": {"name": name}}
         return choice
 
     def inputs(self) -> tuple[list[NewMessage], list[tuple[str, str]], list[str]]:
