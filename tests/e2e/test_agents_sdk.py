@@ -49,9 +49,16 @@ def an_agent(server: LocalServer, model_kind: str, asked: list[str]) -> Any:
     )
 
 
-@pytest.mark.parametrize("model_kind", ["responses", "chat_completions"])
+@pytest.mark.parametrize(
+    ("model_kind", "chained"),
+    [
+        ("responses", True),  # previous_response_id: the server keeps the conversation
+        ("responses", False),  # the Runner's default: it sends the conversation whole
+        ("chat_completions", False),
+    ],
+)
 def test_an_agent_with_its_own_tool_completes(
-    app_env: Any, server: LocalServer, model_kind: str
+    app_env: Any, server: LocalServer, model_kind: str, chained: bool
 ) -> None:
     # Given a model that calls the agent's own tool, then the server's, then answers
     model, mojang = app_env
@@ -68,7 +75,7 @@ def test_an_agent_with_its_own_tool_completes(
         agents.Runner.run(
             agent,
             "what is the uuid of Johnny's favourite player?",
-            auto_previous_response_id=model_kind == "responses",
+            auto_previous_response_id=chained,
         )
     )
 

@@ -115,6 +115,141 @@ def test_the_callers_function_call_ends_a_response_and_is_answered_in_the_next(
     assert "missing" in caught.value.message
 
 
+def test_a_stateless_caller_sends_the_conversation_whole_and_nothing_is_kept(
+    app_env: Any, server: LocalServer, client: openai.OpenAI, runs_stack: RunsStack
+) -> None:
+    model, mojang = app_env
+    model.script(
+        fake_model.tool_calls(LOOKUP, ("get_weather", {"city": "Oslo"})),
+        fake_model.answer("Sunny, and merrydith it is."),
+    )
+
+    raw_first = client.responses.with_raw_response.create(
+        model="m", input=QUESTION, tools=[WEATHER], store=False
+    )
+    first = raw_first.parse()
+
+    # Nothing of it is kept: not the response, not what it made
+    assert valid(json.loads(raw_first.text))["store"] is False
+    assert [item.type for item in first.output] == ["mcp_call", "function_call"]
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(first.id)
+    assert runs_stack.dynamodb.scan(TableName=runs_stack.table_name)["Items"] == []
+    # The caller sends it all back, with its own call's output, as items of the schema
+    mcp, call = (item.model_dump(exclude_none=True) for item in first.output)
+    history = [
+        {"type": "message", "role": "user", "content": QUESTION},
+        mcp,
+        call,
+        {"type": "function_call_output", "call_id": call["call_id"], "output": "sunny"},
+    ]
+    for item in history:
+        assert schema_errors("InputItem", item, "responses") == [], item
+    raw = requests.post(
+        f"{server.url}/v1/responses",
+        json={"model": "m", "input": history, "tools": [WEATHER], "store": False},
+        timeout=30,
+    )
+    assert raw.status_code == 200, raw.text
+    assert valid(raw.json())["output"][-1]["content"][0]["text"] == "Sunny, and merrydith it is."
+    # The model read its earlier turn as it was: both calls, each with its output
+    *_, question, turn, lookup, weather = model.requests[1].body["messages"]
+    assert question == {"role": "user", "content": QUESTION}
+    assert [c["function"]["name"] for c in turn["tool_calls"]] == [
+        "get_uuid_from_username",
+        "get_weather",
+    ]
+    assert (lookup["content"], weather) == (
+        mcp["output"],
+        {"role": "tool", "tool_call_id": call["call_id"], "content": "sunny"},
+    )
+    assert model.schema_errors == []
+    assert len(mojang.requests()) == 1  # the earlier lookup is not made again
+    assert runs_stack.dynamodb.scan(TableName=runs_stack.table_name)["Items"] == []
+
+
+def test_a_stored_history_is_listed_as_items_with_the_callers_outputs(
+    app_env: Any, client: openai.OpenAI
+) -> None:
+    model, _ = app_env
+    model.script(fake_model.answer("It is sunny in Oslo."))
+    call = {
+        "type": "function_call",
+        "call_id": "call_1",
+        "name": "get_weather",
+        "arguments": '{"city": "Oslo"}',
+    }
+    history: Any = [
+        {"type": "message", "role": "user", "content": "weather in Oslo?"},
+        call,
+        {"type": "function_call_output", "call_id": "call_1", "output": "sunny"},
+    ]
+
+    response = client.responses.create(model="m", input=history, tools=[WEATHER])
+    conversation = client.conversations.create(items=history)
+
+    assert response.output_text == "It is sunny in Oslo."
+    raw = client.responses.input_items.with_raw_response.list(response.id, order="asc")
+    inputs = json.loads(raw.text)
+    assert schema_errors("ResponseItemList", inputs, "responses") == []
+    assert [item["type"] for item in inputs["data"]] == [
+        "message",
+        "function_call",
+        "function_call_output",
+    ]
+    raw_items = client.conversations.items.with_raw_response.list(conversation.id, order="asc")
+    listed = json.loads(raw_items.text)
+    assert schema_errors("ConversationItemList", listed, "responses") == []
+    assert [(i["type"], i.get("call_id")) for i in listed["data"]] == [
+        ("message", None),
+        ("function_call", "call_1"),
+        ("function_call_output", "call_1"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("items", "previous", "message"),
+    [
+        (
+            [{"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"}],
+            False,
+            "No tool output found for function call c1.",
+        ),
+        (
+            [{"type": "function_call_output", "call_id": "c2", "output": "x"}],
+            False,
+            "No tool call found for function call output with call_id c2.",
+        ),
+        (
+            [
+                {"type": "function_call", "call_id": "c3", "name": "f", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "c3", "output": "x"},
+            ],
+            True,
+            "sent back only without previous_response_id",
+        ),
+        ([{"type": "function_call", "call_id": "c4", "name": "f"}], False, "input[1].arguments"),
+    ],
+)
+def test_a_history_that_does_not_add_up_is_a_400(
+    app_env: Any, client: openai.OpenAI, items: Any, previous: bool, message: str
+) -> None:
+    model, _ = app_env
+    model.script(fake_model.answer("Hello."))
+    extra: dict[str, Any] = {}
+    if previous:
+        extra["previous_response_id"] = client.responses.create(model="m", input="hi").id
+    asked = len(model.requests)
+
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(
+            model="m", input=[{"role": "user", "content": "q"}, *items], **extra
+        )
+
+    assert message in caught.value.message
+    assert len(model.requests) == asked
+
+
 def test_a_background_response_is_polled_and_can_be_cancelled(
     app_env: Any, client: openai.OpenAI, runs_stack: RunsStack
 ) -> None:
@@ -213,7 +348,8 @@ def test_a_streamed_response_gives_the_references_events_in_order(
     ("change", "param"),
     [
         ({"stream": True, "background": True}, "stream"),
-        ({"store": False}, "store"),
+        ({"store": False, "background": True}, "store"),
+        ({"store": False, "conversation": "thread_y"}, "store"),
         ({"previous_response_id": "resp_x", "conversation": "thread_y"}, "previous_response_id"),
         ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
         (

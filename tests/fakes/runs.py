@@ -92,12 +92,15 @@ class MemoryRunStore:
 
     # --- threads and messages
 
-    def create_thread(self, thread: ThreadRecord, messages: Sequence[MessageRecord]) -> None:
+    def create_thread(
+        self, thread: ThreadRecord, items: Sequence[MessageRecord | StepRecord]
+    ) -> None:
         if self._exists(thread):
             raise ConditionFailed(f"{thread.id} exists")
-        self._put(thread.model_copy(update={"message_count": len(messages)}))
-        for message in messages:
-            self._put(message)
+        count = sum(isinstance(item, MessageRecord) for item in items)
+        self._put(thread.model_copy(update={"message_count": count}))
+        for item in items:
+            self._put(item)
 
     def get_thread(self, thread_id: str, *, consistent: bool = False) -> ThreadRecord | None:
         return self._get(ThreadRecord, thread_id, "thread")
@@ -116,6 +119,9 @@ class MemoryRunStore:
 
     def delete_thread(self, thread_id: str) -> bool:
         removed = self.items.pop(thread_id, {})
+        for key in removed:
+            if key.startswith("run#"):
+                self.locators.pop(key.removeprefix("run#"), None)
         return "thread" in removed
 
     def add_messages(

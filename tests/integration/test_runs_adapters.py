@@ -318,7 +318,27 @@ def test_a_deleted_thread_leaves_nothing(store: RunStore) -> None:
     assert store.get_thread(thread.id) is None
     assert store.history(thread.id) == []
     assert store.get_run(thread.id, run.id) is None
+    assert store.locate_run(run.id) is None
     assert store.delete_thread(thread.id) is False
+
+
+def test_a_thread_and_messages_beyond_one_transaction_are_written_whole(store: RunStore) -> None:
+    # DynamoDB takes at most 100 items in a transaction; a history sent whole can hold more
+    thread = thread_record()
+    run = run_record(thread)
+    first = [message(thread, str(i)) for i in range(120)] + [step_record(run, "call_1")]
+    store.create_thread(thread, first)
+    more = [message(thread, f"more {i}") for i in range(110)]
+
+    assert store.add_messages(thread.id, more, max_messages=1000)
+    # Refused whole, what went ahead of the transaction taken back
+    refused = [message(thread, f"refused {i}") for i in range(110)]
+    assert store.add_messages(thread.id, refused, max_messages=300) is False
+
+    assert [item.id for item in store.history(thread.id)] == [i.id for i in first + more]
+    stored = store.get_thread(thread.id, consistent=True)
+    assert stored is not None
+    assert stored.message_count == 230
 
 
 def test_assistants_are_kept_listed_and_deleted(store: RunStore) -> None:

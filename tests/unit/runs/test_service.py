@@ -12,6 +12,7 @@ import pytest
 from mypy_boto3_stepfunctions.literals import ExecutionStatusType
 
 from mojang_chat.core.statuses import RunStatus
+from mojang_chat.runs.conversation import conversation
 from mojang_chat.runs.errors import CannotCancel, InvalidRequest, NotFound, RunConflict
 from mojang_chat.runs.records import (
     ASSISTANT_ID,
@@ -25,7 +26,13 @@ from mojang_chat.runs.records import (
     is_id,
     new_id,
 )
-from mojang_chat.runs.service import Conversations, NewMessage, ThreadLimits
+from mojang_chat.runs.service import (
+    Conversations,
+    EarlierCall,
+    HistoryItem,
+    NewMessage,
+    ThreadLimits,
+)
 from mojang_chat.runs.store import Page
 from mojang_chat.runs.workflow import STEP_GRACE_SECONDS
 from tests.fakes.runs import MemoryRunStore, MemoryWorkflow
@@ -149,7 +156,7 @@ def test_the_runs_instructions_replace_the_assistants_and_the_additional_ones_fo
     service: Conversations,
 ) -> None:
     assistant = service.create_assistant(instructions="You are terse.", tools=[OWN_TOOL])
-    thread = service.create_thread(QUESTION, {})
+    thread, _ = service.create_thread(QUESTION, {})
 
     own = service.create_run(
         thread.id, assistant.id, RunOptions(additional_instructions="Be kind.")
@@ -181,7 +188,7 @@ def test_a_thread_has_one_active_run_and_takes_no_messages_meanwhile(
 
 
 def test_a_thread_holds_at_most_its_bound_of_messages(service: Conversations) -> None:
-    thread = service.create_thread(QUESTION, {})
+    thread, _ = service.create_thread(QUESTION, {})
     service.add_message(thread.id, NewMessage("user", "4"))
     service.add_message(thread.id, NewMessage("user", "5"))
 
@@ -194,6 +201,54 @@ def test_a_thread_holds_at_most_its_bound_of_messages(service: Conversations) ->
     last = service.list_messages(thread.id, Page(limit=1)).data[0]
     service.delete_message(thread.id, last.id)
     service.add_message(thread.id, NewMessage("user", "6"))
+
+
+def test_a_history_sent_whole_becomes_messages_and_answered_steps(
+    service: Conversations, store: MemoryRunStore
+) -> None:
+    history: list[HistoryItem] = [
+        NewMessage("user", "who is bob, and the weather?"),
+        EarlierCall("mcp_1", "get_uuid_from_username", '{"username":"bob"}', False, "uuid"),
+        EarlierCall("call_2", "get_weather", "{}", True),
+        NewMessage("assistant", "Bob's uuid is uuid; it is sunny."),
+        EarlierCall("call_3", "get_weather", "{}", True),
+    ]
+    outputs = [("call_3", "rain"), ("call_2", "sunny")]
+
+    run = service.create_response(
+        messages=history, outputs=outputs, instructions="", options=RunOptions()
+    )
+
+    # Consecutive calls are one model turn; the caller's answered by its outputs
+    items = store.history(run.thread_id)
+    assert [type(item).__name__ for item in items] == [
+        "MessageRecord",
+        "StepRecord",
+        "MessageRecord",
+        "StepRecord",
+    ]
+    assert run.inputs == [item.id for item in items]
+    messages = conversation(run, items, context_tokens=10_000)
+    assert [(m["role"], m.get("tool_call_id"), m["content"]) for m in messages[1:]] == [
+        ("user", None, "who is bob, and the weather?"),
+        ("assistant", None, None),
+        ("tool", "mcp_1", "uuid"),
+        ("tool", "call_2", "sunny"),
+        ("assistant", None, "Bob's uuid is uuid; it is sunny."),
+        ("assistant", None, None),
+        ("tool", "call_3", "rain"),
+    ]
+    # A call of the caller's without its output, or an output without its call, is refused
+    for wrong in ([("call_3", "rain")], [*outputs, ("call_9", "x")]):
+        with pytest.raises(InvalidRequest, match="No tool"):
+            service.create_response(
+                messages=history, outputs=wrong, instructions="", options=RunOptions()
+            )
+    # And so is a call id given twice (the model could not tell their outputs apart)
+    with pytest.raises(InvalidRequest, match="same call id"):
+        service.create_response(
+            messages=[*history, history[2]], outputs=outputs, instructions="", options=RunOptions()
+        )
 
 
 def test_messages_page_and_filter_by_run(service: Conversations, store: MemoryRunStore) -> None:

@@ -246,7 +246,7 @@ def runs_api() -> JsonApi:
     def create_thread(request: CreateThreadRequest) -> ThreadObject:
         request.refuse_unsupported()
         messages = new_messages(request.messages, "messages")
-        thread = runs_service().create_thread(messages, dict(request.metadata or {}))
+        thread, _ = runs_service().create_thread(messages, dict(request.metadata or {}))
         return thread_object(thread)
 
     @app.get(

@@ -18,9 +18,14 @@ is a thread (the same thread the Assistants API shows, by the same id).
 ``stream: true`` answers with the reference's server-sent events, in their order, once the
 response has ended (API Gateway's HTTP API cannot stream a Lambda's answer as it is made).
 
-Not supported (400): ``stream`` with ``background``, ``store: false`` (every response is kept,
-as a run), image and file input, hosted tools, a ``text.format`` other than text, branching
-from a response that is not the latest of its conversation.
+A caller that keeps the conversation itself (``store: false``, or no ``previous_response_id``
+and no ``conversation``) sends it whole: messages, the ``function_call`` items with their
+``function_call_output`` items, and this server's ``mcp_call`` items.
+
+Not supported (400): ``stream`` with ``background``; ``store: false`` with ``background``,
+``previous_response_id`` or ``conversation``; image and file input, hosted tools, a
+``text.format`` other than text, branching from a response that is not the latest of its
+conversation.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from mojang_chat.http.resolver import JsonApi
 from mojang_chat.mojang.tools import mojang_tools
 from mojang_chat.runs.inline import run_inline
 from mojang_chat.runs.records import MessageRecord, RunOptions, RunRecord, StepRecord
-from mojang_chat.runs.service import Conversations, NewMessage
+from mojang_chat.runs.service import Conversations, EarlierCall, HistoryItem, NewMessage
 from mojang_chat.runs.store import Page
 
 # The label of the server's tools in ``mcp_call`` items.
@@ -107,8 +112,14 @@ class CreateResponseRequest(BaseModel):
             raise unsupported(
                 "stream", "A background response is polled, not streamed: give one of them."
             )
-        if self.store is False:
-            raise unsupported("store", "Every response is stored: store must be true.")
+        if self.store is False and (
+            self.background or self.previous_response_id or self.conversation
+        ):
+            raise unsupported(
+                "store",
+                "A response with store: false is kept nowhere, so it runs in the request on the "
+                "input alone: without background, previous_response_id or conversation.",
+            )
         if self.previous_response_id and self.conversation:
             raise ApiError(
                 400,
@@ -151,9 +162,10 @@ class CreateResponseRequest(BaseModel):
             return {"type": "function", "function": {"name": name}}
         return choice
 
-    def inputs(self) -> tuple[list[NewMessage], list[tuple[str, str]], list[str]]:
-        """The input as messages to add, outputs answering the previous response's calls, and
-        system texts (``system`` and ``developer`` messages: instructions of this response)."""
+    def inputs(self) -> tuple[list[HistoryItem], list[tuple[str, str]], list[str]]:
+        """The input as messages (and, sent back by a stateless caller, earlier tool calls),
+        the outputs of the caller's calls, and system texts (``system`` and ``developer``
+        messages: instructions of this response)."""
         if isinstance(self.input, str):
             text = self.input.strip()
             return ([NewMessage("user", _bounded(text, "input"))] if text else []), [], []
@@ -164,29 +176,44 @@ class CreateResponseRequest(BaseModel):
                 param="input",
                 code="array_above_max_length",
             )
-        messages: list[NewMessage] = []
+        messages: list[HistoryItem] = []
         outputs: list[tuple[str, str]] = []
         system: list[str] = []
         for index, item in enumerate(self.input):
             param = f"input[{index}]"
             kind = item.get("type", "message")
             if kind == "function_call_output":
-                output = item.get("output")
-                if not isinstance(output, str) or not isinstance(item.get("call_id"), str):
-                    raise ApiError(
-                        400,
-                        f"Invalid '{param}': a function_call_output has a call_id and a string "
-                        "output.",
-                        param=param,
-                        code="invalid_value",
+                output = _text(item.get("output"), f"{param}.output")
+                outputs.append((_string(item, "call_id", param), output))
+                continue
+            if kind == "function_call":
+                messages.append(
+                    EarlierCall(
+                        id=_string(item, "call_id", param),
+                        name=_string(item, "name", param),
+                        arguments=_string(item, "arguments", param),
+                        client=True,
                     )
-                outputs.append((item["call_id"], output))
+                )
+                continue
+            if kind == "mcp_call" and item.get("server_label") == SERVER_LABEL:
+                result = item.get("output")
+                messages.append(
+                    EarlierCall(
+                        id=_string(item, "id", param),
+                        name=_string(item, "name", param),
+                        arguments=_string(item, "arguments", param),
+                        client=False,
+                        output=result if isinstance(result, str) else json.dumps(item.get("error")),
+                    )
+                )
                 continue
             if kind != "message":
                 raise unsupported(
                     f"{param}.type",
-                    f"Input items of type '{kind}' are not supported: send messages and "
-                    "function_call_output items, and previous_response_id for the rest.",
+                    f"Input items of type '{kind}' are not supported: send messages, "
+                    "function_call and function_call_output items, and this server's mcp_call "
+                    "items.",
                     code="unsupported_value",
                 )
             role = item.get("role")
@@ -203,6 +230,18 @@ class CreateResponseRequest(BaseModel):
                     code="invalid_value",
                 )
         return messages, outputs, system
+
+
+def _string(item: dict[str, Any], name: str, param: str) -> str:
+    value = item.get(name)
+    if not isinstance(value, str):
+        raise ApiError(
+            400,
+            f"Missing or invalid '{param}.{name}': a string.",
+            param=f"{param}.{name}",
+            code="invalid_value",
+        )
+    return value
 
 
 def _text(content: Any, param: str) -> str:
@@ -262,34 +301,53 @@ def output_items(service: Conversations, run: RunRecord) -> list[dict[str, Any]]
             if message is not None:
                 items.append(message_item(message))
             continue
-        for call in step.calls:
-            if call.client:
-                items.append(
-                    {
-                        "type": "function_call",
-                        "id": "fc_" + call.id.removeprefix("call_"),
-                        "call_id": call.id,
-                        "name": call.name,
-                        "arguments": call.arguments,
-                        "status": "completed",
-                    }
-                )
-            else:
-                items.append(mcp_item(step, call.id, call.name, call.arguments))
+        items += call_items(step, outputs=False)
     return items
 
 
-def mcp_item(step: StepRecord, call_id: str, name: str, arguments: str) -> dict[str, Any]:
-    output = step.outputs.get(call_id)
+def call_items(step: StepRecord, *, outputs: bool) -> list[dict[str, Any]]:
+    """A tool calls step as items: each server call an ``mcp_call`` with its output; each of
+    the caller's a ``function_call``, followed (with ``outputs``) by the caller's
+    ``function_call_output`` once it came."""
+    items: list[dict[str, Any]] = []
+    for call in step.calls:
+        output = step.outputs.get(call.id)
+        if not call.client:
+            items.append(
+                {
+                    "type": "mcp_call",
+                    "id": "mcp_" + call.id.removeprefix("call_"),
+                    "server_label": SERVER_LABEL,
+                    "name": call.name,
+                    "arguments": call.arguments,
+                    "output": output,
+                    "error": None,
+                    "status": "completed" if output is not None else "incomplete",
+                }
+            )
+            continue
+        items.append(
+            {
+                "type": "function_call",
+                "id": "fc_" + call.id.removeprefix("call_"),
+                "call_id": call.id,
+                "name": call.name,
+                "arguments": call.arguments,
+                "status": "completed",
+            }
+        )
+        if outputs and output is not None:
+            items.append(function_call_output(call.id, output))
+    return items
+
+
+def function_call_output(call_id: str, output: str) -> dict[str, Any]:
     return {
-        "type": "mcp_call",
-        "id": "mcp_" + call_id.removeprefix("call_"),
-        "server_label": SERVER_LABEL,
-        "name": name,
-        "arguments": arguments,
+        "type": "function_call_output",
+        "id": "fco_" + call_id.removeprefix("call_"),
+        "call_id": call_id,
         "output": output,
-        "error": None,
-        "status": "completed" if output is not None else "incomplete",
+        "status": "completed",
     }
 
 
@@ -394,8 +452,7 @@ def conversation_items(records: list[MessageRecord | StepRecord]) -> list[dict[s
         if isinstance(record, MessageRecord):
             items.append(message_item(record))
         elif record.type == "tool_calls":
-            for call in record.calls:
-                items.append(mcp_item(record, call.id, call.name, call.arguments))
+            items += call_items(record, outputs=True)
     return items
 
 
@@ -519,6 +576,9 @@ def add_routes(app: JsonApi, service: Any, responses: dict[int, Any]) -> None:
             )
         body = response_object(core, run, background=bool(request.background))
         body["previous_response_id"] = request.previous_response_id
+        if request.store is False:
+            core.delete_thread(run.thread_id)  # with the response: neither can be read again
+            body["store"] = False
         return body
 
     @app.post(
@@ -567,18 +627,14 @@ def add_routes(app: JsonApi, service: Any, responses: dict[int, Any]) -> None:
         for record in core.items(run.thread_id):
             if isinstance(record, MessageRecord) and record.id in wanted:
                 found.append(message_item(record))
+            elif isinstance(record, StepRecord) and record.id in wanted:
+                found += call_items(record, outputs=True)  # a history sent whole
             elif isinstance(record, StepRecord):
-                for call in record.calls:
-                    if call.id in wanted and call.id in record.outputs:
-                        found.append(
-                            {
-                                "type": "function_call_output",
-                                "id": "fco_" + call.id.removeprefix("call_"),
-                                "call_id": call.id,
-                                "output": record.outputs[call.id],
-                                "status": "completed",
-                            }
-                        )
+                found += [
+                    function_call_output(call.id, record.outputs[call.id])
+                    for call in record.calls
+                    if call.id in wanted and call.id in record.outputs
+                ]
         query = app.current_event.query_string_parameters or {}
         if query.get("order", "desc") == "desc":
             found.reverse()
@@ -590,11 +646,14 @@ def add_routes(app: JsonApi, service: Any, responses: dict[int, Any]) -> None:
         core: Conversations = service()
         draft = CreateResponseRequest(input=request.items or [])
         messages, outputs, system = draft.inputs()
-        if outputs or system:
+        if system:
             raise unsupported(
-                "items", "A conversation starts with user and assistant messages only."
+                "items",
+                "A conversation holds no system or developer messages: give "
+                "instructions with each response.",
             )
-        thread = core.create_thread(messages, dict(request.metadata or {}))
+        metadata = dict(request.metadata or {})
+        thread, _ = core.create_thread(messages, metadata, outputs=outputs)
         return conversation_object(core, thread.id)
 
     @app.get(
@@ -631,8 +690,9 @@ def add_routes(app: JsonApi, service: Any, responses: dict[int, Any]) -> None:
     )
     def create_items(conversation_id: str, request: ConversationRequest) -> dict[str, Any]:
         core: Conversations = service()
-        messages, outputs, system = CreateResponseRequest(input=request.items or []).inputs()
-        if outputs or system or not messages:
+        items, outputs, system = CreateResponseRequest(input=request.items or []).inputs()
+        messages = [item for item in items if isinstance(item, NewMessage)]
+        if outputs or system or not messages or len(messages) < len(items):
             raise unsupported("items", "Add user and assistant messages (at least one).")
         added = [core.add_message(conversation_id, message) for message in messages]
         return listing([message_item(m) for m in added], False)

@@ -25,6 +25,7 @@ from mojang_chat.runs.records import (
     RunChoices,
     RunOptions,
     RunRecord,
+    StepCall,
     StepRecord,
     ThreadRecord,
     is_id,
@@ -35,6 +36,9 @@ from mojang_chat.runs.workflow import STEP_GRACE_SECONDS, Workflow
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions.literals import ExecutionStatusType
+
+# The run id of the steps a stateless request's history is made of: no run made them.
+EARLIER_RUN = "earlier"
 
 # How a run whose execution ended without recording an end is ended, by execution status.
 _ENDED_EXECUTIONS: Mapping[ExecutionStatusType | None, tuple[RunStatus, str]] = {
@@ -53,6 +57,22 @@ class NewMessage:
     role: Literal["user", "assistant"]
     text: str
     metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EarlierCall:
+    """A tool call of an earlier turn that a caller sends back: a stateless request carries
+    its conversation whole. The caller's own (``client``: its output comes separately, as the
+    caller ran it) or the server's, with the output it had."""
+
+    id: str
+    name: str
+    arguments: str
+    client: bool
+    output: str | None = None
+
+
+HistoryItem = NewMessage | EarlierCall
 
 
 @dataclass(frozen=True)
@@ -207,20 +227,62 @@ class Conversations:
     # --- threads
 
     def create_thread(
-        self, messages: Sequence[NewMessage], metadata: Mapping[str, str]
-    ) -> ThreadRecord:
-        """A new thread holding ``messages``."""
-        self._check_room(0, len(messages))
+        self,
+        messages: Sequence[HistoryItem],
+        metadata: Mapping[str, str],
+        *,
+        outputs: Sequence[tuple[str, str]] = (),
+    ) -> tuple[ThreadRecord, list[MessageRecord | StepRecord]]:
+        """A new thread holding ``messages``, and the items made of them. ``EarlierCall``s
+        among them (a stateless request's history) become tool calls steps, consecutive ones
+        one step, the caller's answered by ``outputs``: each exactly once."""
+        held = [m for m in messages if isinstance(m, NewMessage)]
+        self._check_room(0, len(held))
         now, ttl = self._now(), self._ttl()
         thread = ThreadRecord(
             id=new_id("thread"),
             created_at=now,
             metadata=dict(metadata),
-            message_count=len(messages),
+            message_count=len(held),
             ttl=ttl,
         )
-        self.store.create_thread(thread, [self._message(thread.id, m, now, ttl) for m in messages])
-        return thread
+        items = self._history(thread.id, messages, outputs, now, ttl)
+        self.store.create_thread(thread, items)
+        return thread, items
+
+    def _history(
+        self,
+        thread_id: str,
+        history: Sequence[HistoryItem],
+        outputs: Sequence[tuple[str, str]],
+        now: int,
+        ttl: int,
+    ) -> list[MessageRecord | StepRecord]:
+        answers = _answers(history, outputs, self.limits.tool_output_max_chars)
+        items: list[MessageRecord | StepRecord] = []
+        for item in history:
+            if isinstance(item, NewMessage):
+                items.append(self._message(thread_id, item, now, ttl))
+                continue
+            last = items[-1] if items else None
+            if not isinstance(last, StepRecord):
+                last = StepRecord(
+                    id=new_id("step"),
+                    run_id=EARLIER_RUN,
+                    thread_id=thread_id,
+                    assistant_id=ASSISTANT_ID,
+                    created_at=now,
+                    type="tool_calls",
+                    completed_at=now,
+                    ttl=ttl,
+                )
+                items.append(last)
+            last.calls.append(
+                StepCall(id=item.id, name=item.name, arguments=item.arguments, client=item.client)
+            )
+            output = answers[item.id] if item.client else item.output
+            last.outputs[item.id] = "" if output is None else output
+        return items
 
     def thread(self, thread_id: str) -> ThreadRecord:
         found = self.store.get_thread(_valid("thread", thread_id, "thread"), consistent=True)
@@ -345,7 +407,7 @@ class Conversations:
     ) -> RunRecord:
         """A new thread holding ``messages``, and a queued run on it."""
         self.assistant(assistant_id)
-        thread = self.create_thread(messages, thread_metadata)
+        thread, _ = self.create_thread(messages, thread_metadata)
         return self.create_run(thread.id, assistant_id, options, client=client)
 
     def _start(self, run: RunRecord) -> RunRecord:
@@ -446,7 +508,7 @@ class Conversations:
     def create_response(
         self,
         *,
-        messages: Sequence[NewMessage],
+        messages: Sequence[HistoryItem],
         outputs: Sequence[tuple[str, str]],
         instructions: str,
         options: RunOptions,
@@ -457,39 +519,36 @@ class Conversations:
     ) -> RunRecord:
         """A queued response: a run on the conversation (``conversation_id``), on the one
         ``previous_response_id`` ended (which must be its latest), or on a new one, after its
-        input: ``messages`` added, ``outputs`` answering the calls the previous response ended
-        with (each of them, exactly once). With ``background``, its workflow is started; else
-        the caller runs it (``runs.inline``)."""
-        if previous_response_id is not None:
-            thread_id = self.store.locate_run(_valid("resp", previous_response_id, "run"))
-            if thread_id is None:
-                raise NotFound("run", previous_response_id)
-            thread = self.thread(thread_id)
-            if thread.last_run_id != previous_response_id:
+        input. On a conversation, ``messages`` are added and ``outputs`` answer the calls the
+        previous response ended with (each of them, exactly once); a new one is made of the
+        whole history sent (``create_thread``). With ``background``, its workflow is started;
+        else the caller runs it (``runs.inline``)."""
+        if previous_response_id is not None or conversation_id is not None:
+            if any(isinstance(m, EarlierCall) for m in messages):
                 raise InvalidRequest(
-                    f"Response '{previous_response_id}' is not the latest of its conversation: "
-                    "a response continues from the latest only (no branching).",
-                    param="previous_response_id",
-                )
-        elif conversation_id is not None:
-            thread = self.thread(conversation_id)
-        else:
-            if outputs:
-                raise InvalidRequest(
-                    "function_call_output items answer the calls of a previous response: "
-                    "give previous_response_id or conversation.",
+                    "Tool call items are sent back only without previous_response_id or "
+                    "conversation (which hold them already): send function_call_output items "
+                    "to answer the calls.",
                     param="input",
                 )
-            thread = self.create_thread([], {})
-        active = self._active_run(thread)
-        if active is not None:
-            raise _already_active(thread.id, active.id)
-        if outputs or thread.last_run_id is not None:
-            self._answer_calls(thread, outputs)
-        now, ttl = self._now(), self._ttl()
-        added = [self._message(thread.id, m, now, ttl) for m in messages]
-        if added:
-            self._add(thread, added)
+            thread = self._continued(previous_response_id, conversation_id)
+            active = self._active_run(thread)
+            if active is not None:
+                raise _already_active(thread.id, active.id)
+            if outputs or thread.last_run_id is not None:
+                self._answer_calls(thread, outputs)
+            now, ttl = self._now(), self._ttl()
+            news = [m for m in messages if isinstance(m, NewMessage)]
+            added: list[MessageRecord | StepRecord] = [
+                self._message(thread.id, m, now, ttl) for m in news
+            ]
+            if news:
+                self._add(thread, [m for m in added if isinstance(m, MessageRecord)])
+            inputs = [m.id for m in added] + [call_id for call_id, _ in outputs]
+        else:
+            thread, added = self.create_thread(messages, {}, outputs=outputs)
+            now, ttl = self._now(), self._ttl()
+            inputs = [item.id for item in added]
         run = RunRecord(
             id=new_id("resp"),
             thread_id=thread.id,
@@ -501,7 +560,7 @@ class Conversations:
             tools=options.tools or [],
             **options.model_dump(include=set(RunChoices.model_fields)),
             expires_at=now + self._expires_seconds,
-            inputs=[m.id for m in added] + [call_id for call_id, _ in outputs],
+            inputs=inputs,
             waits_for_outputs=False,
             client=client,
             ttl=ttl,
@@ -509,6 +568,26 @@ class Conversations:
         if not self.store.start_run(run, thread.last_run_id):
             raise _already_active(thread.id, self.thread(thread.id).last_run_id or "?")
         return self._start(run) if background else run
+
+    def _continued(
+        self, previous_response_id: str | None, conversation_id: str | None
+    ) -> ThreadRecord:
+        """The thread a response continues: its conversation's, or the one whose latest
+        response is ``previous_response_id``."""
+        if previous_response_id is None:
+            assert conversation_id is not None
+            return self.thread(conversation_id)
+        thread_id = self.store.locate_run(_valid("resp", previous_response_id, "run"))
+        if thread_id is None:
+            raise NotFound("run", previous_response_id)
+        thread = self.thread(thread_id)
+        if thread.last_run_id != previous_response_id:
+            raise InvalidRequest(
+                f"Response '{previous_response_id}' is not the latest of its conversation: "
+                "a response continues from the latest only (no branching).",
+                param="previous_response_id",
+            )
+        return thread
 
     def _answer_calls(self, thread: ThreadRecord, outputs: Sequence[tuple[str, str]]) -> None:
         """Record ``outputs`` on the step whose caller's calls ended the thread's last run:
@@ -657,6 +736,40 @@ def _check_outputs(
             f"{', '.join(missing)}.",
             param="tool_outputs",
         )
+
+
+def _answers(
+    history: Sequence[HistoryItem], outputs: Sequence[tuple[str, str]], max_chars: int
+) -> dict[str, str]:
+    """The outputs of the caller's calls in ``history``, by call id: each call answered, each
+    output answering one of them (OpenAI's errors when not)."""
+    every = [item.id for item in history if isinstance(item, EarlierCall)]
+    if len(set(every)) < len(every):
+        raise InvalidRequest("Two tool calls of the input have the same call id.", param="input")
+    calls = [item.id for item in history if isinstance(item, EarlierCall) and item.client]
+    answers: dict[str, str] = {}
+    for index, (call_id, output) in enumerate(outputs):
+        if call_id not in calls:
+            raise InvalidRequest(
+                f"No tool call found for function call output with call_id {call_id}.",
+                param=f"input[{index}]",
+            )
+        if call_id in answers:
+            raise InvalidRequest(f"Duplicate output for function call '{call_id}'.", param="input")
+        if len(output) > max_chars:
+            raise InvalidRequest(
+                f"A tool output is at most {max_chars} characters (TOOL_OUTPUT_MAX_CHARS); "
+                f"this one is {len(output)}.",
+                param="input",
+                code="string_above_max_length",
+            )
+        answers[call_id] = output
+    for call_id in calls:
+        if call_id not in answers:
+            raise InvalidRequest(
+                f"No tool output found for function call {call_id}.", param="input"
+            )
+    return answers
 
 
 def _listed(records: list[Any], page: Page) -> Listed:

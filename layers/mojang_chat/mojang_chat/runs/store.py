@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import (
         AttributeValueTypeDef,
         TransactWriteItemTypeDef,
+        WriteRequestTypeDef,
     )
 
 Change = Callable[[RunRecord], RunRecord | None]
@@ -70,8 +71,11 @@ class RunStore(Protocol):
     def list_assistants(self, page: Page) -> list[AssistantRecord]: ...
     def delete_assistant(self, assistant_id: str) -> bool: ...
 
-    def create_thread(self, thread: ThreadRecord, messages: Sequence[MessageRecord]) -> None:
-        """Write a new thread and its first messages, all or none."""
+    def create_thread(
+        self, thread: ThreadRecord, items: Sequence[MessageRecord | StepRecord]
+    ) -> None:
+        """Write a new thread and its first items (messages, and the steps of a history sent
+        whole); none is seen unless all are."""
 
     def get_thread(self, thread_id: str, *, consistent: bool = False) -> ThreadRecord | None: ...
     def put_thread(self, thread: ThreadRecord) -> bool:
@@ -200,19 +204,25 @@ class DynamoRunStore:
 
     # --- threads and messages
 
-    def create_thread(self, thread: ThreadRecord, messages: Sequence[MessageRecord]) -> None:
-        new = "attribute_not_exists(pk)"
-        counted = thread.model_copy(update={"message_count": len(messages)})
+    def create_thread(
+        self, thread: ThreadRecord, items: Sequence[MessageRecord | StepRecord]
+    ) -> None:
+        count = sum(isinstance(item, MessageRecord) for item in items)
+        counted = thread.model_copy(update={"message_count": count})
         puts: list[TransactWriteItemTypeDef] = [
             {
                 "Put": {
                     "TableName": self.table_name,
                     "Item": _item(counted),
-                    "ConditionExpression": new,
+                    "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
         ]
-        puts += [{"Put": {"TableName": self.table_name, "Item": _item(m)}} for m in messages]
+        # What one transaction cannot hold is written first: until the thread's record is,
+        # no reader reaches it (and it expires with its TTL if the thread never comes).
+        held, overflow = _TRANSACTION_ITEMS - 1, items[_TRANSACTION_ITEMS - 1 :]
+        self._batch([{"PutRequest": {"Item": _item(item)}} for item in overflow])
+        puts += [{"Put": {"TableName": self.table_name, "Item": _item(i)}} for i in items[:held]]
         self._client.transact_write_items(TransactItems=puts)
 
     def get_thread(self, thread_id: str, *, consistent: bool = False) -> ThreadRecord | None:
@@ -226,15 +236,19 @@ class DynamoRunStore:
             {"pk": item["pk"], "sk": item["sk"]}
             for item in self._query(thread_id, None, forward=True, attributes="pk, sk")
         ]
-        for start in range(0, len(keys), _BATCH_ITEMS):
-            requests = [
-                {"DeleteRequest": {"Key": key}} for key in keys[start : start + _BATCH_ITEMS]
-            ]
-            pending: Any = {self.table_name: requests}
+        # Its runs' locators too: a response of a deleted conversation is found by none.
+        runs = [key["sk"]["S"].removeprefix("run#") for key in keys if key["sk"]["S"][:4] == "run#"]
+        keys += [_key(run_id, LOCATOR) for run_id in runs]
+        self._batch([{"DeleteRequest": {"Key": key}} for key in keys])
+        return any(key["sk"] == {"S": "thread"} for key in keys)
+
+    def _batch(self, requests: Sequence[WriteRequestTypeDef]) -> None:
+        """Puts and deletes, 25 to a batch, each retried until the table took it."""
+        for start in range(0, len(requests), _BATCH_ITEMS):
+            pending: Any = {self.table_name: list(requests[start : start + _BATCH_ITEMS])}
             while pending:
                 response = self._client.batch_write_item(RequestItems=pending)
                 pending = response.get("UnprocessedItems") or None
-        return any(key["sk"] == {"S": "thread"} for key in keys)
 
     def add_messages(
         self, thread_id: str, messages: Sequence[MessageRecord], max_messages: int
@@ -257,10 +271,19 @@ class DynamoRunStore:
                 }
             }
         ]
-        items += [{"Put": {"TableName": self.table_name, "Item": _item(m)}} for m in messages]
+        # As in create_thread: what the transaction cannot hold goes first, and is taken back
+        # if the thread refuses the messages (no run can be reading them: none is active).
+        held, overflow = _TRANSACTION_ITEMS - 1, messages[_TRANSACTION_ITEMS - 1 :]
+        self._batch([{"PutRequest": {"Item": _item(m)}} for m in overflow])
+        items += [
+            {"Put": {"TableName": self.table_name, "Item": _item(m)}} for m in messages[:held]
+        ]
         try:
             self._client.transact_write_items(TransactItems=items)
         except self._client.exceptions.TransactionCanceledException as error:
+            self._batch(
+                [{"DeleteRequest": {"Key": _key(thread_id, sort_key(m))}} for m in overflow]
+            )
             if not _condition_failed(error):
                 raise
             if self.get_thread(thread_id, consistent=True) is None:
