@@ -186,25 +186,22 @@ class CreateResponseRequest(BaseModel):
                 output = _text(item.get("output"), f"{param}.output")
                 outputs.append((_string(item, "call_id", param), output))
                 continue
-            if kind == "function_call":
-                messages.append(
-                    EarlierCall(
-                        id=_string(item, "call_id", param),
-                        name=_string(item, "name", param),
-                        arguments=_string(item, "arguments", param),
-                        client=True,
-                    )
-                )
-                continue
-            if kind == "mcp_call" and item.get("server_label") == SERVER_LABEL:
+            if kind == "function_call" or (
+                kind == "mcp_call" and item.get("server_label") == SERVER_LABEL
+            ):
+                # The caller's own call (answered by its output item), or the server's with
+                # the output it had.
+                client = kind == "function_call"
                 result = item.get("output")
+                if not isinstance(result, str):  # a failed call: its error is what it gave
+                    result = json.dumps(item.get("error"))
                 messages.append(
                     EarlierCall(
-                        id=_string(item, "id", param),
+                        id=_string(item, "call_id" if client else "id", param),
                         name=_string(item, "name", param),
                         arguments=_string(item, "arguments", param),
-                        client=False,
-                        output=result if isinstance(result, str) else json.dumps(item.get("error")),
+                        client=client,
+                        output=None if client else result,
                     )
                 )
                 continue
