@@ -104,6 +104,8 @@ def test_the_callers_function_call_ends_a_response_and_is_answered_in_the_next(
         tools=[WEATHER],
     )
     assert second.output_text == "It is sunny in Oslo."
+    again = client.responses.retrieve(second.id)
+    assert (again.previous_response_id, again.background) == (first.id, False)
     sent = model.requests[1].body["messages"]
     assert sent[-1] == {"role": "tool", "tool_call_id": call.call_id, "content": "sunny"}
     assert model.schema_errors == []
@@ -262,7 +264,7 @@ def test_a_background_response_is_polled_and_can_be_cancelled(
     while response.status in ("queued", "in_progress"):
         time.sleep(0.05)
         response = client.responses.retrieve(started.id)
-    assert response.status == "completed"
+    assert (response.status, response.background) == ("completed", True)
     assert MERRYDITH_UUID.replace("-", "") in response.output_text.replace("-", "")
 
     # A slow one is cancelled, and ends cancelled

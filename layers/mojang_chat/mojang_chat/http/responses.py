@@ -373,9 +373,7 @@ def usage(tokens: Usage) -> dict[str, Any]:
     }
 
 
-def response_object(
-    service: Conversations, run: RunRecord, *, background: bool = False
-) -> dict[str, Any]:
+def response_object(service: Conversations, run: RunRecord) -> dict[str, Any]:
     """The Response object that shows ``run``."""
     status = _STATUSES[run.status]
     error = None
@@ -392,7 +390,7 @@ def response_object(
         "object": "response",
         "created_at": run.created_at,
         "status": status,
-        "background": background,
+        "background": run.background,
         "error": error,
         "incomplete_details": incomplete,
         "instructions": run.instructions or None,
@@ -400,7 +398,7 @@ def response_object(
         "model": run.model,
         "output": output_items(service, run),
         "parallel_tool_calls": run.parallel_tool_calls,
-        "previous_response_id": None,
+        "previous_response_id": run.previous_response_id,
         "conversation": {"id": run.thread_id},
         "store": True,
         # The model's defaults: the deployment never changes them.
@@ -571,8 +569,7 @@ def add_routes(app: JsonApi, service: Any, responses: dict[int, Any]) -> None:
                 deadline=deadline,
                 guard=container.guard(),
             )
-        body = response_object(core, run, background=bool(request.background))
-        body["previous_response_id"] = request.previous_response_id
+        body = response_object(core, run)
         if request.store is False:
             core.delete_thread(run.thread_id)  # with the response: neither can be read again
             body["store"] = False
@@ -604,7 +601,7 @@ def add_routes(app: JsonApi, service: Any, responses: dict[int, Any]) -> None:
         run = core.response(response_id)
         if not run.status.terminal:
             run = core.cancel(run.thread_id, run.id)
-        return response_object(core, run, background=True)
+        return response_object(core, run)
 
     @app.delete("/v1/responses/<response_id>", summary="Delete a response", responses=responses)
     def delete_response(response_id: str) -> dict[str, Any]:

@@ -245,6 +245,10 @@ class RunRecord(RunChoices):
     # The ids of what the run's request brought (messages; tool call ids whose outputs it
     # gave): a response's ``input_items``.
     inputs: list[str] = Field(default_factory=list)
+    # A response's: the response it continued, and whether it ran on the workflow (its
+    # ``background``), as every read of it shows them.
+    previous_response_id: str | None = None
+    background: bool = False
     # What the caller's calls do to the run: an Assistants run waits for their outputs
     # (``requires_action``); a response ends with them, to be answered in the next response.
     waits_for_outputs: bool = True

@@ -561,6 +561,8 @@ class Conversations:
             **options.model_dump(include=set(RunChoices.model_fields)),
             expires_at=now + self._expires_seconds,
             inputs=inputs,
+            previous_response_id=previous_response_id,
+            background=background,
             waits_for_outputs=False,
             client=client,
             ttl=ttl,
