@@ -117,6 +117,53 @@ def test_the_callers_function_call_ends_a_response_and_is_answered_in_the_next(
     assert "missing" in caught.value.message
 
 
+def test_an_older_response_continued_branches_off_and_the_first_line_stays(
+    app_env: Any, client: openai.OpenAI
+) -> None:
+    model, _ = app_env
+    model.script(
+        fake_model.tool_calls(("get_weather", {"city": "Oslo"})),
+        fake_model.answer("Sunny."),
+        fake_model.answer("Rain."),
+        fake_model.answer("Still sunny."),
+    )
+    first = client.responses.create(model="m", input="weather in Oslo?", tools=[WEATHER])
+    [call] = [item for item in first.output if item.type == "function_call"]
+
+    def answered(previous: str, output: str) -> Any:
+        item: Any = {"type": "function_call_output", "call_id": call.call_id, "output": output}
+        return client.responses.create(
+            model="m", previous_response_id=previous, input=[item], tools=[WEATHER]
+        )
+
+    sunny = answered(first.id, "sunny")
+    rainy = answered(first.id, "rain")  # first is no longer the latest: a branch
+    later = client.responses.create(model="m", previous_response_id=sunny.id, input="and now?")
+
+    # Each line saw its own output only, and the first line went on unchanged
+    tools = [
+        [m["content"] for m in r.body["messages"] if m["role"] == "tool"] for r in model.requests
+    ]
+    assert tools[1:] == [["sunny"], ["rain"], ["sunny"]]
+    assert "and now?" in [m["content"] for m in model.requests[3].body["messages"]]
+    assert rainy.output_text == "Rain."
+    line, branched = (json.loads(r.to_json())["conversation"]["id"] for r in (sunny, rainy))
+    assert line != branched
+    assert json.loads(later.to_json())["conversation"]["id"] == line
+    first_line = client.conversations.items.list(line, order="asc")
+    branch = client.conversations.items.list(branched, order="asc")
+    assert [i.type for i in branch.data] == [
+        "message",
+        "function_call",
+        "function_call_output",
+        "message",
+    ]
+    assert len(first_line.data) == 6
+    # A branch must answer the calls again, like the response it continues
+    with pytest.raises(openai.BadRequestError, match="missing"):
+        client.responses.create(model="m", previous_response_id=first.id, input="hello?")
+
+
 def test_a_stateless_caller_sends_the_conversation_whole_and_nothing_is_kept(
     app_env: Any, server: LocalServer, client: openai.OpenAI, runs_stack: RunsStack
 ) -> None:

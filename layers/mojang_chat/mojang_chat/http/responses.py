@@ -24,8 +24,8 @@ and no ``conversation``) sends it whole: messages, the ``function_call`` items w
 
 Not supported (400): ``stream`` with ``background``; ``store: false`` with ``background``,
 ``previous_response_id`` or ``conversation``; image and file input, hosted tools, a
-``text.format`` other than text, branching from a response that is not the latest of its
-conversation.
+``text.format`` other than text. A ``previous_response_id`` older than the latest of its
+conversation branches off it: a new conversation holding what that response saw and made.
 """
 
 from __future__ import annotations

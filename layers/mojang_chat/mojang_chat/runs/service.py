@@ -30,6 +30,7 @@ from mojang_chat.runs.records import (
     ThreadRecord,
     is_id,
     new_id,
+    order_key,
 )
 from mojang_chat.runs.store import Page, RunStore, transition
 from mojang_chat.runs.workflow import STEP_GRACE_SECONDS, Workflow
@@ -531,12 +532,11 @@ class Conversations:
                     "to answer the calls.",
                     param="input",
                 )
-            thread = self._continued(previous_response_id, conversation_id)
+            thread, pending = self._continued(previous_response_id, conversation_id)
             active = self._active_run(thread)
             if active is not None:
                 raise _already_active(thread.id, active.id)
-            if outputs or thread.last_run_id is not None:
-                self._answer_calls(thread, outputs)
+            self._answer_calls(thread.id, pending, outputs)
             now, ttl = self._now(), self._ttl()
             news = [m for m in messages if isinstance(m, NewMessage)]
             added: list[MessageRecord | StepRecord] = [
@@ -573,37 +573,61 @@ class Conversations:
 
     def _continued(
         self, previous_response_id: str | None, conversation_id: str | None
-    ) -> ThreadRecord:
-        """The thread a response continues: its conversation's, or the one whose latest
-        response is ``previous_response_id``."""
+    ) -> tuple[ThreadRecord, StepRecord | None]:
+        """The thread a response continues (its conversation's, or the one whose latest
+        response is ``previous_response_id``; a new branch when that one is an older
+        response), and the step whose caller's calls the response must answer, if any."""
         if previous_response_id is None:
             assert conversation_id is not None
-            return self.thread(conversation_id)
-        thread_id = self.store.locate_run(_valid("resp", previous_response_id, "run"))
-        if thread_id is None:
-            raise NotFound("run", previous_response_id)
-        thread = self.thread(thread_id)
-        if thread.last_run_id != previous_response_id:
-            raise InvalidRequest(
-                f"Response '{previous_response_id}' is not the latest of its conversation: "
-                "a response continues from the latest only (no branching).",
-                param="previous_response_id",
-            )
-        return thread
+            thread = self.thread(conversation_id)
+            return thread, self._pending(thread)
+        previous = self.response(previous_response_id)
+        thread = self.thread(previous.thread_id)
+        if thread.last_run_id == previous.id:
+            return thread, self._pending(thread)
+        return self._branch(previous)
 
-    def _answer_calls(self, thread: ThreadRecord, outputs: Sequence[tuple[str, str]]) -> None:
-        """Record ``outputs`` on the step whose caller's calls ended the thread's last run:
-        every one of those calls answered, once, within the size limit; none other."""
+    def _pending(self, thread: ThreadRecord) -> StepRecord | None:
+        """The step of the thread's last run, whose caller's calls may wait for outputs."""
         last = self.store.get_run(thread.id, thread.last_run_id or "", consistent=True)
-        step = None
-        if last is not None and last.step_id is not None:
-            step = self.store.get_step(thread.id, last.id, last.step_id)
+        if last is None or last.step_id is None:
+            return None
+        return self.store.get_step(thread.id, last.id, last.step_id)
+
+    def _branch(self, previous: RunRecord) -> tuple[ThreadRecord, StepRecord | None]:
+        """A new thread holding what the ``previous`` response saw and made, as it ended
+        (its caller's calls unanswered): continuing an older response than the latest
+        branches off, and its conversation stays as it is."""
+        start = order_key(previous.id)
+        now, ttl = self._now(), self._ttl()
+        thread = ThreadRecord(id=new_id("thread"), created_at=now, ttl=ttl)
+        items: list[MessageRecord | StepRecord] = []
+        pending = None
+        for item in self.store.history(previous.thread_id):
+            if order_key(item.id) >= start and item.run_id != previous.id:
+                continue  # after it, and not its own
+            copy = item.model_copy(update={"thread_id": thread.id, "ttl": ttl})
+            if isinstance(copy, StepRecord) and item.run_id == previous.id:
+                mine = {call.id for call in copy.calls if call.client}
+                copy.outputs = {k: v for k, v in copy.outputs.items() if k not in mine}
+                if copy.id == previous.step_id:
+                    pending = copy
+            items.append(copy)
+        self.store.create_thread(thread, items)
+        counted = sum(isinstance(item, MessageRecord) for item in items)
+        return thread.model_copy(update={"message_count": counted}), pending
+
+    def _answer_calls(
+        self, thread_id: str, step: StepRecord | None, outputs: Sequence[tuple[str, str]]
+    ) -> None:
+        """Record ``outputs`` on ``step``, whose caller's calls ended the response continued:
+        every one of those calls answered, once, within the size limit; none other."""
         waiting = [] if step is None else [c.id for c in step.calls if c.id not in step.outputs]
         if not waiting and not outputs:
             return
         _check_outputs(waiting, outputs, self.limits.tool_output_max_chars, noun="function call")
         assert step is not None  # outputs matched its calls
-        self.store.save_outputs(thread.id, step.run_id, step.id, dict(outputs))
+        self.store.save_outputs(thread_id, step.run_id, step.id, dict(outputs))
 
     def response(self, response_id: str) -> RunRecord:
         """The response as it stands (reconciled with its execution when it should have
