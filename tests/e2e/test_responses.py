@@ -406,6 +406,7 @@ def test_a_streamed_response_gives_the_references_events_in_order(
             "input[0].content[0].type",
         ),
         ({"text": {"format": {"type": "json_object"}}}, "text.format"),
+        ({"frobnicate": 1}, "frobnicate"),
     ],
 )
 def test_what_cannot_be_honoured_is_a_400(

@@ -34,7 +34,7 @@ from mojang_chat.core.deadline import Deadline
 from mojang_chat.core.settings import get_settings
 from mojang_chat.core.statuses import RunStatus
 from mojang_chat.http.assistant_requests import function_tools, unsupported
-from mojang_chat.http.errors import ApiError
+from mojang_chat.http.errors import ApiError, unrecognized
 from mojang_chat.http.limits import MAX_FUNCTION_TOOLS, MAX_INSTRUCTIONS_CHARS
 from mojang_chat.http.resolver import JsonApi
 from mojang_chat.mojang.tools import ToolContext, mojang_tools
@@ -140,12 +140,7 @@ class ChatCompletionRequest(BaseModel):
         """A 400 for the first option that cannot be honoured, or an unknown one."""
         for name in self.model_extra or {}:
             if name not in IGNORED:
-                raise ApiError(
-                    400,
-                    f"Unrecognized request argument supplied: {name}",
-                    param=name,
-                    code="unrecognized_argument",
-                )
+                raise unrecognized(name)
         check_tool_choice(self.tool_choice, self.tool_choice_name())
         if self.n not in (None, 1):
             raise unsupported("n", "Only n=1 is supported: one choice per request.")

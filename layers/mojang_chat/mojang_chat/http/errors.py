@@ -49,6 +49,10 @@ class OpenAIErrorResponse(BaseModel):
     error: OpenAIErrorDetail
 
 
+# The code of a field the API does not know, on every route.
+UNKNOWN_PARAMETER = "unknown_parameter"
+
+
 class ApiError(Exception):
     """A request OpenAI would refuse, with its status, message, ``param`` and ``code``."""
 
@@ -137,10 +141,16 @@ def openai_problem(problems: Sequence[Mapping[str, Any]]) -> tuple[str, str | No
             "missing_required_parameter",
         )
     if problem.get("type") == "extra_forbidden":
-        return (
-            f"Unrecognized request argument supplied: {param}",
-            param or None,
-            "unknown_parameter",
-        )
+        return unrecognized(param).message, param or None, UNKNOWN_PARAMETER
     detail = problem.get("msg") or problem.get("type")
     return f"Invalid '{param or 'body'}': {detail}.", param or None, "invalid_value"
+
+
+def unrecognized(param: str) -> ApiError:
+    """The 400 for a field no route of the API knows (OpenAI's words)."""
+    return ApiError(
+        400,
+        f"Unrecognized request argument supplied: {param}",
+        param=param,
+        code=UNKNOWN_PARAMETER,
+    )

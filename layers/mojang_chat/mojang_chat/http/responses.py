@@ -43,7 +43,7 @@ from mojang_chat.core.settings import get_settings
 from mojang_chat.core.statuses import RunStatus
 from mojang_chat.http.assistant_requests import function_tools, page, unsupported
 from mojang_chat.http.completions import check_tool_choice, json_or_events
-from mojang_chat.http.errors import ApiError
+from mojang_chat.http.errors import ApiError, unrecognized
 from mojang_chat.http.limits import (
     MAX_FUNCTION_TOOLS,
     MAX_INSTRUCTIONS_CHARS,
@@ -102,12 +102,7 @@ class CreateResponseRequest(BaseModel):
     def refuse_unsupported(self) -> None:
         for name in self.model_extra or {}:
             if name not in IGNORED:
-                raise ApiError(
-                    400,
-                    f"Unrecognized request argument supplied: {name}",
-                    param=name,
-                    code="unrecognized_argument",
-                )
+                raise unrecognized(name)
         if self.stream and self.background:
             raise unsupported(
                 "stream", "A background response is polled, not streamed: give one of them."
