@@ -76,6 +76,7 @@ IGNORED = frozenset(
         "max_tool_calls",
         "top_logprobs",
         "prompt_cache_retention",
+        "stream_options",
     }
 )
 
