@@ -14,6 +14,8 @@
  *   data-lang          the language of the widget's own words: "en" or "fr" (default: the
  *                      page's <html lang>, else English)
  *   data-strings       JSON object overriding any of those words (keys as in STRINGS.en)
+ * Rendered in the open shadow root of one <mojang-chat> element: the page's CSS and the
+ * widget's never meet; the page themes it with the --mcw-* custom properties.
  * Self-contained: no framework, no CDN, no build step.
  */
 (function () {
@@ -83,9 +85,17 @@
     } catch (e) { /* full or off: the conversation still works, only not kept */ }
   }
 
+  // These rules live in the widget's shadow root: they reach nothing of the page, and the
+  // page's rules reach nothing inside. Only inheritance crosses the boundary, so the host
+  // element resets every inherited property (the inner context's !important beats even the
+  // page's !important on the host), except custom properties, which `all` leaves alone.
+  // Theming: a page sets any of --mcw-accent, --mcw-bg, --mcw-fg, --mcw-muted, --mcw-user,
+  // --mcw-bot, --mcw-font on the widget's container or an ancestor (:root); each has a
+  // default here.
   var CSS = [
-    // Theming: a page sets any of --mcw-accent, --mcw-bg, --mcw-fg, --mcw-muted, --mcw-user,
-    // --mcw-bot, --mcw-font on the widget or an ancestor (:root); each has a default here.
+    ":host{all:initial!important;display:block!important}",
+    ":host(.mcw-host-inline){height:100%!important}",
+    ".mcw[hidden]{display:none}",
     ".mcw{font:15px/1.45 var(--mcw-font,system-ui,-apple-system,Segoe UI,Roboto,sans-serif);color:var(--mcw-fg,#1b1f23);",
     "background:var(--mcw-bg,#fff);border:1px solid #d0d7de;border-radius:12px;display:flex;",
     "flex-direction:column;box-sizing:border-box;max-width:100%;min-width:0;overflow:hidden}",
@@ -363,7 +373,7 @@
       turn.appendChild(reply);
       // Keyboard and screen-reader users land on the answer (links in it are next to Tab);
       // only when the focus is in the widget, never taken from elsewhere on the page.
-      if (self.root.contains(document.activeElement)) {
+      if (self.root.contains(self.root.getRootNode().activeElement)) {
         reply.tabIndex = -1;
         reply.focus();
       }
@@ -535,18 +545,20 @@
     });
   };
 
+  // The widget lives in an open shadow root of its own element (<mojang-chat>), in the
+  // target or, by default, at the end of the page.
   function mount() {
-    if (!document.getElementById("mcw-style")) {
-      var style = el("style", null, CSS);
-      style.id = "mcw-style";
-      document.head.appendChild(style);
-    }
+    var host = document.createElement("mojang-chat");
+    var shadow = host.attachShadow({ mode: "open" });
+    shadow.appendChild(el("style", null, CSS));
     var root = el("section", "mcw");
     root.setAttribute("aria-label", title);
+    shadow.appendChild(root);
     var target = attr("target", "") && document.querySelector(attr("target", ""));
     if (target) {
+      host.className = "mcw-host-inline";
       root.classList.add("mcw-inline");
-      target.appendChild(root);
+      target.appendChild(host);
       return new Widget(root);
     }
     root.classList.add("mcw-panel");
@@ -556,8 +568,8 @@
     launcher.type = "button";
     launcher.setAttribute("aria-expanded", "false");
     launcher.setAttribute("aria-controls", root.id);
-    document.body.appendChild(root);
-    document.body.appendChild(launcher);
+    shadow.appendChild(launcher);
+    document.body.appendChild(host);
     var widget = new Widget(root);
     var close = el("button", "mcw-close", "\u00d7");
     close.type = "button";
