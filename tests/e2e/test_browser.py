@@ -198,13 +198,16 @@ def test_tutorial_question_in_chat_mode(server: LocalServer, open_page: Any) -> 
         shutil.copyfile(shot, ROOT / "docs" / "demo.png")
 
 
-def test_runs_mode_falls_back_to_chat_without_a_runs_api(
-    server: LocalServer, open_page: Any
+@pytest.mark.parametrize(
+    ("mode", "path"), [("runs", "**/v1/threads/runs"), ("responses", "**/v1/responses")]
+)
+def test_runs_and_responses_modes_fall_back_to_chat_without_a_v1_api(
+    server: LocalServer, open_page: Any, mode: str, path: str
 ) -> None:
-    page = open_page(f"{server.url}/?mode=runs")
-    # Given an API that has no runs routes
+    page = open_page(f"{server.url}/?mode={mode}")
+    # Given an API that has no such routes
     page.page.route(
-        "**/v1/threads/runs",
+        path,
         lambda route: route.fulfill(
             status=404, content_type="application/json", body='{"message":"Not Found"}'
         ),
@@ -230,7 +233,11 @@ def test_tutorial_question_in_runs_mode(
     assert set(trail) <= set(TUTORIAL_STATUSES)
     trail_text = page.page.locator(".mcw-trail").inner_text()
     assert "calling the Mojang API: get_uuid_from_username(merrydith)" in trail_text
-    assert page.page.locator(".mcw-tools summary").inner_text() == "1 Mojang API call"
+    tools = page.page.locator(".mcw-tools")
+    assert tools.locator("summary").inner_text() == "1 Mojang API call"
+    # And the call's output, even when a poll saw the call before it
+    tools.locator("summary").click()
+    assert '"found":true' in tools.inner_text().replace(" ", "")
     assert page.errors == []
     page.screenshot("demo-runs.png")
 
@@ -318,10 +325,11 @@ def test_keyboard_only(server: LocalServer, open_page: Any) -> None:
     assert page.errors == []
 
 
-def test_without_a_model_the_page_says_what_to_set(open_page: Any) -> None:
+@pytest.mark.parametrize("mode", ["runs", "responses"])
+def test_without_a_model_the_page_says_what_to_set(open_page: Any, mode: str) -> None:
     # Given the local server with no model configured at all
     with running(TEMPLATE) as local:
-        page = open_page(f"{local.url}/")
+        page = open_page(f"{local.url}/?mode={mode}")
         # Then the banner says what to set
         banner = page.page.locator(".banner")
         assert "OPENAI_API_KEY" in banner.inner_text()
@@ -549,6 +557,81 @@ def test_the_conversation_survives_a_reload_until_a_new_one_is_started(
     page.wait_for_answer(MERRYDITH_UUID)
     assert sent[-1]["history"] == []
     assert page.errors == []
+
+
+# GET /v1/responses/{id}: a poll (not .../cancel or .../input_items)
+RESPONSE_POLL = re.compile(r"/v1/responses/resp_[^/?]+$")
+
+
+@pytest.mark.parametrize("slow", [False, True], ids=["fast", "slow-mojang"])
+def test_responses_mode_shows_the_trail_from_the_output_items(
+    server: LocalServer, open_page: Any, mojang_server: Any, slow: bool
+) -> None:
+    if slow:  # every status outlasts a poll: the trail is seen live
+        mojang_server.inject(Fault.hanging(1.5))
+    page = open_page(f"{server.url}/?mode=responses")
+    sent = page.posts("/v1/responses")
+    polls: list[str] = []
+    page.page.on("request", lambda r: polls.append(r.url) if RESPONSE_POLL.search(r.url) else None)
+    # When the tutorial question is asked
+    page.ask(TUTORIAL)
+    assert MERRYDITH_UUID in page.wait_for_answer(MERRYDITH_UUID)
+    # Then it went as a background response, polled until it ended
+    assert sent == [{"input": TUTORIAL, "background": True}]
+    assert polls
+    # And the trail is every status it went through, its Mojang call from the mcp_call item
+    assert page.trail() == TUTORIAL_STATUSES
+    trail_text = page.page.locator(".mcw-trail").inner_text()
+    assert "calling the Mojang API: get_uuid_from_username(merrydith)" in trail_text
+    tools = page.page.locator(".mcw-tools")
+    assert tools.locator("summary").inner_text() == "1 Mojang API call"
+    tools.locator("summary").click()
+    assert '"found":true' in tools.inner_text().replace(" ", "")
+    assert page.errors == []
+
+
+def test_responses_mode_goes_on_with_the_servers_conversation(
+    server: LocalServer, open_page: Any
+) -> None:
+    page = open_page(f"{server.url}/?mode=responses")
+    sent = page.posts("/v1/responses")
+    with page.page.expect_response(f"{server.url}/v1/responses") as created:
+        page.ask(TUTORIAL)
+    conversation = created.value.json()["conversation"]["id"]
+    page.wait_for_answer(MERRYDITH_UUID)
+    # When a follow-up is asked after a reload
+    page.page.reload()
+    page.wait_for_answer(MERRYDITH_UUID)
+    page.ask(JEB)
+    assert JEB_UUID in page.wait_for_answer(JEB_UUID, index=1)
+    # Then it went on in the same conversation, kept by the server, not resent
+    assert sent[-1] == {"input": JEB, "background": True, "conversation": conversation}
+    items = page.page.request.get(f"{server.url}/v1/conversations/{conversation}/items").json()
+    texts = [
+        part["text"] for item in items["data"] if item["type"] == "message"
+        for part in item["content"]
+    ]  # fmt: skip
+    assert TUTORIAL in texts
+    assert JEB in texts
+    assert any(JEB_UUID in text for text in texts)
+    # When the conversation is gone from the server
+    page.page.request.delete(f"{server.url}/v1/conversations/{conversation}")
+    page.ask("who is Notch?")
+    alert = page.page.locator(".mcw-error")
+    alert.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    # Then the widget says so and forgets it: Retry asks the question on its own
+    assert "conversation could not be sent, so it was cleared" in alert.inner_text()
+    alert.get_by_role("button", name="Retry").click()
+    page.wait_for_answer("069a79f4", index=2)
+    assert sent[-1] == {"input": "who is Notch?", "background": True}
+    new = page.page.evaluate("() => Object.values(localStorage).map(JSON.parse)[0].conversation")
+    assert new not in (None, conversation)
+    # And "New conversation" starts the next question without one
+    page.page.get_by_role("button", name="New conversation").click()
+    page.ask(TUTORIAL)
+    page.wait_for_answer(MERRYDITH_UUID)
+    assert sent[-1] == {"input": TUTORIAL, "background": True}
+    assert page.script_errors() == []
 
 
 def host_page(
@@ -795,8 +878,8 @@ def axe_violations(page: Any) -> list[str]:
 
 @pytest.mark.parametrize(
     ("mode", "width"),
-    [("chat", 1000), ("runs", 1000), ("runs", 360)],
-    ids=["chat", "runs", "phone"],
+    [("chat", 1000), ("runs", 1000), ("responses", 1000), ("runs", 360)],
+    ids=["chat", "runs", "responses", "phone"],
 )
 def test_the_widget_passes_an_axe_audit(
     server: LocalServer, open_page: Any, mode: str, width: int
