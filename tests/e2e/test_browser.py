@@ -39,6 +39,14 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 ANSWER_TIMEOUT_MS = 30_000
+# The focused element, through the shadow roots it is in (document.activeElement is their host).
+ACTIVE_ELEMENT = """() => {
+  let active = document.activeElement;
+  while (active && active.shadowRoot && active.shadowRoot.activeElement) {
+    active = active.shadowRoot.activeElement;
+  }
+  return active;
+}"""
 JEB = "and what is the uuid of jeb_?"
 # GET /v1/threads/{thread_id}/runs/{run_id}: a poll (not .../cancel)
 POLL = re.compile(r"/v1/threads/[^/]+/runs/[^/?]+$")
@@ -190,13 +198,16 @@ def test_tutorial_question_in_chat_mode(server: LocalServer, open_page: Any) -> 
         shutil.copyfile(shot, ROOT / "docs" / "demo.png")
 
 
-def test_runs_mode_falls_back_to_chat_without_a_runs_api(
-    server: LocalServer, open_page: Any
+@pytest.mark.parametrize(
+    ("mode", "path"), [("runs", "**/v1/threads/runs"), ("responses", "**/v1/responses")]
+)
+def test_runs_and_responses_modes_fall_back_to_chat_without_a_v1_api(
+    server: LocalServer, open_page: Any, mode: str, path: str
 ) -> None:
-    page = open_page(f"{server.url}/?mode=runs")
-    # Given an API that has no runs routes
+    page = open_page(f"{server.url}/?mode={mode}")
+    # Given an API that has no such routes
     page.page.route(
-        "**/v1/threads/runs",
+        path,
         lambda route: route.fulfill(
             status=404, content_type="application/json", body='{"message":"Not Found"}'
         ),
@@ -222,7 +233,11 @@ def test_tutorial_question_in_runs_mode(
     assert set(trail) <= set(TUTORIAL_STATUSES)
     trail_text = page.page.locator(".mcw-trail").inner_text()
     assert "calling the Mojang API: get_uuid_from_username(merrydith)" in trail_text
-    assert page.page.locator(".mcw-tools summary").inner_text() == "1 Mojang API call"
+    tools = page.page.locator(".mcw-tools")
+    assert tools.locator("summary").inner_text() == "1 Mojang API call"
+    # And the call's output, even when a poll saw the call before it
+    tools.locator("summary").click()
+    assert '"found":true' in tools.inner_text().replace(" ", "")
     assert page.errors == []
     page.screenshot("demo-runs.png")
 
@@ -287,7 +302,9 @@ def test_keyboard_only(server: LocalServer, open_page: Any) -> None:
     # Tab through the page until the question field has the focus
     for _ in range(10):
         page.page.keyboard.press("Tab")
-        if page.page.evaluate("() => document.activeElement.id").startswith("mcw-input"):
+        if page.page.evaluate_handle(ACTIVE_ELEMENT).get_property("id").json_value() == (
+            page.input.get_attribute("id")
+        ):
             break
     else:
         pytest.fail("Tab never reached the question field")
@@ -295,7 +312,7 @@ def test_keyboard_only(server: LocalServer, open_page: Any) -> None:
     page.page.keyboard.press("Enter")
     assert MERRYDITH_UUID in page.wait_for_answer(MERRYDITH_UUID)
     # The focus moves to the new answer
-    focused = page.page.evaluate("() => document.activeElement.className")
+    focused = page.page.evaluate_handle(ACTIVE_ELEMENT).get_property("className").json_value()
     assert focused == "mcw-msg mcw-bot"
     # The answer is announced to screen readers once: by the log, the widget's one live region
     log = page.page.locator(".mcw-log")
@@ -308,10 +325,11 @@ def test_keyboard_only(server: LocalServer, open_page: Any) -> None:
     assert page.errors == []
 
 
-def test_without_a_model_the_page_says_what_to_set(open_page: Any) -> None:
+@pytest.mark.parametrize("mode", ["runs", "responses"])
+def test_without_a_model_the_page_says_what_to_set(open_page: Any, mode: str) -> None:
     # Given the local server with no model configured at all
     with running(TEMPLATE) as local:
-        page = open_page(f"{local.url}/")
+        page = open_page(f"{local.url}/?mode={mode}")
         # Then the banner says what to set
         banner = page.page.locator(".banner")
         assert "OPENAI_API_KEY" in banner.inner_text()
@@ -541,15 +559,96 @@ def test_the_conversation_survives_a_reload_until_a_new_one_is_started(
     assert page.errors == []
 
 
+# GET /v1/responses/{id}: a poll (not .../cancel or .../input_items)
+RESPONSE_POLL = re.compile(r"/v1/responses/resp_[^/?]+$")
+
+
+@pytest.mark.parametrize("slow", [False, True], ids=["fast", "slow-mojang"])
+def test_responses_mode_shows_the_trail_from_the_output_items(
+    server: LocalServer, open_page: Any, mojang_server: Any, slow: bool
+) -> None:
+    if slow:  # every status outlasts a poll: the trail is seen live
+        mojang_server.inject(Fault.hanging(1.5))
+    page = open_page(f"{server.url}/?mode=responses")
+    sent = page.posts("/v1/responses")
+    polls: list[str] = []
+    page.page.on("request", lambda r: polls.append(r.url) if RESPONSE_POLL.search(r.url) else None)
+    # When the tutorial question is asked
+    page.ask(TUTORIAL)
+    assert MERRYDITH_UUID in page.wait_for_answer(MERRYDITH_UUID)
+    # Then it went as a background response, polled until it ended
+    assert sent == [{"input": TUTORIAL, "background": True}]
+    assert polls
+    # And the trail is every status it went through, its Mojang call from the mcp_call item
+    assert page.trail() == TUTORIAL_STATUSES
+    trail_text = page.page.locator(".mcw-trail").inner_text()
+    assert "calling the Mojang API: get_uuid_from_username(merrydith)" in trail_text
+    tools = page.page.locator(".mcw-tools")
+    assert tools.locator("summary").inner_text() == "1 Mojang API call"
+    tools.locator("summary").click()
+    assert '"found":true' in tools.inner_text().replace(" ", "")
+    assert page.errors == []
+
+
+def test_responses_mode_goes_on_with_the_servers_conversation(
+    server: LocalServer, open_page: Any
+) -> None:
+    page = open_page(f"{server.url}/?mode=responses")
+    sent = page.posts("/v1/responses")
+    with page.page.expect_response(f"{server.url}/v1/responses") as created:
+        page.ask(TUTORIAL)
+    conversation = created.value.json()["conversation"]["id"]
+    page.wait_for_answer(MERRYDITH_UUID)
+    # When a follow-up is asked after a reload
+    page.page.reload()
+    page.wait_for_answer(MERRYDITH_UUID)
+    page.ask(JEB)
+    assert JEB_UUID in page.wait_for_answer(JEB_UUID, index=1)
+    # Then it went on in the same conversation, kept by the server, not resent
+    assert sent[-1] == {"input": JEB, "background": True, "conversation": conversation}
+    items = page.page.request.get(f"{server.url}/v1/conversations/{conversation}/items").json()
+    texts = [
+        part["text"] for item in items["data"] if item["type"] == "message"
+        for part in item["content"]
+    ]  # fmt: skip
+    assert TUTORIAL in texts
+    assert JEB in texts
+    assert any(JEB_UUID in text for text in texts)
+    # When the conversation is gone from the server
+    page.page.request.delete(f"{server.url}/v1/conversations/{conversation}")
+    page.ask("who is Notch?")
+    alert = page.page.locator(".mcw-error")
+    alert.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    # Then the widget says so and forgets it: Retry asks the question on its own
+    assert "conversation could not be sent, so it was cleared" in alert.inner_text()
+    alert.get_by_role("button", name="Retry").click()
+    page.wait_for_answer("069a79f4", index=2)
+    assert sent[-1] == {"input": "who is Notch?", "background": True}
+    new = page.page.evaluate("() => Object.values(localStorage).map(JSON.parse)[0].conversation")
+    assert new not in (None, conversation)
+    # And "New conversation" starts the next question without one
+    page.page.get_by_role("button", name="New conversation").click()
+    page.ask(TUTORIAL)
+    page.wait_for_answer(MERRYDITH_UUID)
+    assert sent[-1] == {"input": TUTORIAL, "background": True}
+    assert page.script_errors() == []
+
+
 def host_page(
-    server: LocalServer, attributes: str, style: str = "", target: str = 'data-target="#chat"'
+    server: LocalServer,
+    attributes: str,
+    style: str = "",
+    target: str = 'data-target="#chat"',
+    content: str = "",
+    widget: bool = True,
 ) -> Callable[[Any], None]:
-    """A site's page (on the API's origin) embedding the widget with ``attributes``."""
+    """A site's page (on the API's origin) embedding the widget with ``attributes``, after the
+    site's own ``content``; ``widget=False``: the same page without the widget."""
+    script = f'<script src="/widget.js" data-mode="chat" {target} {attributes}></script>'
     html = (
         f'<!doctype html><html lang="en"><head><title>A site</title><style>{style}</style>'
-        '</head><body><main><h1>A site</h1><div id="chat"></div></main>'
-        f'<script src="/widget.js" data-mode="chat" {target} {attributes}></script>'
-        "</body></html>"
+        f'</head><body><main><h1>A site</h1>{content}<div id="chat"></div></main>'
+        f"{script if widget else ''}</body></html>"
     )
 
     def serve(page: Any) -> None:
@@ -591,16 +690,137 @@ def test_a_site_themes_the_widget_with_css_custom_properties(
 ) -> None:
     style = ":root { --mcw-accent: rgb(90, 20, 140); --mcw-bg: rgb(250, 245, 230); }"
     page = open_page(f"{server.url}/site.html", before=host_page(server, "", style))
-    head = page.page.locator(".mcw-head")
-    head.wait_for()
-    colours = page.page.evaluate(
-        """() => [getComputedStyle(document.querySelector('.mcw-head')).backgroundColor,
-                  getComputedStyle(document.querySelector('.mcw')).backgroundColor,
-                  getComputedStyle(document.querySelector('.mcw-form button[type=submit]'))
-                    .backgroundColor]"""
-    )
+    page.page.locator(".mcw-head").wait_for()
+    colours = [
+        page.page.locator(selector).evaluate("node => getComputedStyle(node).backgroundColor")
+        for selector in (".mcw-head", ".mcw", ".mcw-form button[type=submit]")
+    ]
     assert colours == ["rgb(90, 20, 140)", "rgb(250, 245, 230)", "rgb(90, 20, 140)"]
     assert page.errors == []
+
+
+# A site's stylesheet at its most hostile to an embedded widget: everything it could reach.
+HOSTILE = """
+* { font: italic 700 40px/3 serif !important; color: red !important; letter-spacing: 4px;
+    text-transform: uppercase; text-align: right; cursor: wait; box-sizing: content-box; }
+button { display: none !important; }
+div, section, h2, p, ol, ul, li, form, label, input, details, summary, code, strong, a {
+    display: block; margin: 40px !important; padding: 30px; border: 6px dashed red;
+    background: yellow !important; list-style: square; position: relative; }
+.mcw, .mcw-head, .mcw-log, .mcw-msg, .mcw-bot, .mcw-trail, .mcw-form, .mcw-launcher {
+    display: none !important; }
+"""
+THEME = ":root { --mcw-accent: rgb(90, 20, 140); --mcw-bot: rgb(255, 250, 220); }"
+# The computed properties compared between pages (sizes left out: the site sizes the box).
+PROPERTIES = [
+    "display", "position", "visibility", "font-family", "font-size", "font-style",
+    "font-weight", "line-height", "letter-spacing", "text-transform", "text-align", "color",
+    "background-color", "margin-top", "padding-top", "border-top-width", "border-top-style",
+    "list-style-type", "box-sizing", "cursor", "right", "bottom", "z-index",
+]  # fmt: skip
+STYLES = """(nodes, names) => nodes.map(node => {
+  const style = getComputedStyle(node), before = getComputedStyle(node, '::before');
+  return Object.fromEntries(names.map(name => [name, style.getPropertyValue(name)])
+    .concat([['::before', before.getPropertyValue('content')]]));
+})"""
+WIDGET_PARTS = [
+    ".mcw", ".mcw-head", ".mcw-new", ".mcw-log", ".mcw-user", ".mcw-bot", ".mcw-bot p",
+    ".mcw-trail", ".mcw-trail li", ".mcw-tools summary", ".mcw-form label", ".mcw-form input",
+    ".mcw-form button[type=submit]",
+]  # fmt: skip
+
+
+def styles(page: Any, selectors: list[str]) -> dict[str, list[dict[str, str]]]:
+    """The computed style of every element each selector matches (shadow roots pierced)."""
+    return {
+        selector: page.locator(selector).evaluate_all(STYLES, PROPERTIES) for selector in selectors
+    }
+
+
+def page_styles(page: Any, selectors: list[str]) -> dict[str, list[dict[str, str]]]:
+    """The computed style of every element of the page's own document each selector matches."""
+    light = f"([selector, names]) => ({STYLES})([...document.querySelectorAll(selector)], names)"
+    return {selector: page.evaluate(light, [selector, PROPERTIES]) for selector in selectors}
+
+
+@pytest.mark.parametrize("target", ['data-target="#chat"', ""], ids=["inline", "corner"])
+def test_the_pages_css_does_not_reach_into_the_widget_but_its_theme_does(
+    server: LocalServer, open_page: Any, target: str
+) -> None:
+    # Given two pages of a site themed alike, one of them with a stylesheet hostile to the widget
+    pages = [
+        open_page(f"{server.url}/site.html", before=host_page(server, "", THEME + extra, target))
+        for extra in ("", HOSTILE)
+    ]
+    parts = WIDGET_PARTS + ([".mcw-launcher", ".mcw-close"] if not target else [])
+    # When the same question is answered on both (through the corner button, when there is one)
+    for page in pages:
+        if not target:
+            page.page.get_by_role("button", name="Ask about players").click()
+        page.ask(TUTORIAL)
+        page.wait_for_answer(MERRYDITH_UUID)
+    # Then every part of the widget looks the same on both pages
+    plain, hostile = (styles(page.page, parts) for page in pages)
+    assert all(plain[part] for part in parts)
+    assert hostile == plain
+    assert pages[1].page.get_by_role("button", name="Send").is_visible()
+    # And the site's theme reaches it through the shadow boundary, on both
+    for page_styles in (plain, hostile):
+        assert page_styles[".mcw-head"][0]["background-color"] == "rgb(90, 20, 140)"
+        assert page_styles[".mcw-form button[type=submit]"][0]["background-color"] == (
+            "rgb(90, 20, 140)"
+        )
+        assert page_styles[".mcw-bot"][0]["background-color"] == "rgb(255, 250, 220)"
+    # While the hostile stylesheet does style the site's own page
+    heading = pages[1].page.locator("h1").evaluate("node => getComputedStyle(node).fontSize")
+    assert heading == "40px"
+    assert [page.script_errors() for page in pages] == [[], []]
+
+
+# Elements of the site that happen to use the widget's class names.
+DECOYS = (
+    '<section class="mcw mcw-panel mcw-inline"><h2 class="mcw-head">News</h2>'
+    '<p class="mcw-empty">Nothing yet</p><div class="mcw-log"><div class="mcw-msg mcw-user">'
+    "A <code>note</code></div></div>"
+    '<ol class="mcw-trail"><li>one</li><li>two</li></ol><details class="mcw-tools">'
+    '<summary>More</summary></details><form class="mcw-form"><label>Name <input></label>'
+    '<button class="mcw-new">Go</button></form><div class="mcw-error">An error</div></section>'
+    '<button class="mcw-launcher">Site button</button>'
+)
+DECOY_PARTS = [
+    ".mcw", ".mcw-head", ".mcw-empty", ".mcw-log", ".mcw-msg", ".mcw-msg code", ".mcw-trail",
+    ".mcw-trail li", ".mcw-tools summary", ".mcw-form", ".mcw-form input", ".mcw-new",
+    ".mcw-error", ".mcw-launcher", "main", "button", "h2",
+]  # fmt: skip
+TAGS = "() => [...document.querySelectorAll('*')].map(node => node.localName).sort()"
+
+
+@pytest.mark.parametrize("target", ['data-target="#chat"', ""], ids=["inline", "corner"])
+def test_the_widgets_css_does_not_reach_the_page(
+    server: LocalServer, open_page: Any, target: str
+) -> None:
+    # Given a site whose own elements use the widget's class names, with and without the widget
+    with_widget, without = (
+        open_page(
+            f"{server.url}/site.html",
+            before=host_page(server, "", target=target, content=DECOYS, widget=widget),
+        )
+        for widget in (True, False)
+    )
+    # When the widget has answered a question
+    if not target:
+        with_widget.page.get_by_role("button", name="Ask about players").click()
+    with_widget.ask(TUTORIAL)
+    with_widget.wait_for_answer(MERRYDITH_UUID)
+    # Then the site's elements look as they do without the widget
+    assert all(page_styles(without.page, DECOY_PARTS).values())
+    assert page_styles(with_widget.page, DECOY_PARTS) == page_styles(without.page, DECOY_PARTS)
+    # And the widget added no stylesheet to the page's document, only its own element
+    assert with_widget.page.evaluate("() => document.styleSheets.length") == 1
+    assert with_widget.page.evaluate(TAGS) == sorted(
+        [*without.page.evaluate(TAGS), "script", "mojang-chat"]
+    )
+    assert with_widget.script_errors() == []
 
 
 # axe-core, the accessibility engine, from the npm registry (pinned), installed on first use
@@ -635,12 +855,20 @@ def axe_script() -> str:
 
 
 def axe_violations(page: Any) -> list[str]:
-    """axe-core's WCAG 2.1 A/AA violations on the page, as 'rule: target' lines."""
+    """axe-core's WCAG 2.1 A/AA violations on the page, as 'rule: target' lines; it must have
+    checked the widget inside its shadow root (a target there is a [host, inner] list)."""
     page.add_script_tag(content=axe_script())
     result = page.evaluate(
         """() => axe.run(document, {runOnly: {type: 'tag',
               values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"""
     )
+    in_shadow = {
+        rule["id"]
+        for rule in result["passes"]
+        for node in rule["nodes"]
+        if isinstance(node["target"][0], list) and node["target"][0][0].endswith("mojang-chat")
+    }
+    assert {"color-contrast", "button-name", "label"} <= in_shadow, in_shadow
     return [
         f"{violation['id']}: {node['target']}"
         for violation in result["violations"]
@@ -650,8 +878,8 @@ def axe_violations(page: Any) -> list[str]:
 
 @pytest.mark.parametrize(
     ("mode", "width"),
-    [("chat", 1000), ("runs", 1000), ("runs", 360)],
-    ids=["chat", "runs", "phone"],
+    [("chat", 1000), ("runs", 1000), ("responses", 1000), ("runs", 360)],
+    ids=["chat", "runs", "responses", "phone"],
 )
 def test_the_widget_passes_an_axe_audit(
     server: LocalServer, open_page: Any, mode: str, width: int
@@ -669,8 +897,10 @@ def test_the_corner_launcher_is_labelled_and_passes_an_axe_audit(
     page = open_page(f"{server.url}/site.html", before=host_page(server, "", target=""))
     launcher = page.page.get_by_role("button", name="Ask about players")
     assert launcher.get_attribute("aria-expanded") == "false"
+    assert page.page.locator(".mcw-panel").is_hidden()
     launcher.click()
     assert launcher.get_attribute("aria-expanded") == "true"
+    assert page.page.locator(".mcw-panel").is_visible()
     page.ask(TUTORIAL)
     page.wait_for_answer(MERRYDITH_UUID)
     assert axe_violations(page.page) == []

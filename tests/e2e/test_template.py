@@ -185,6 +185,9 @@ CHAT_ROUTES = {
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/widget.js"),
+    # $default: every request no other route takes, answered in /chat's error shape (404, 405)
+    # rather than API Gateway's bare {"message": "Not Found"}.
+    ("X-AMAZON-APIGATEWAY-ANY-METHOD", "/$default"),
 }
 # Every /v1 path and method, so that the function answers an unknown one in OpenAI's shape.
 RUNS_ROUTES = {("X-AMAZON-APIGATEWAY-ANY-METHOD", "/v1/{proxy+}")}

@@ -202,6 +202,29 @@ def test_unknown_routes_get_404_in_the_error_shape(app_env: Any) -> None:
     assert_error(body, "not_found")
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [("GET", "/chat", "POST"), ("DELETE", "/chat", "POST"), ("POST", "/widget.js", "GET")],
+)
+def test_a_method_the_path_does_not_take_gets_405_with_allow(
+    app_env: Any, method: str, path: str, allowed: str
+) -> None:
+    # Given an event of the template's $default route: API Gateway sends the function every
+    # request no other route takes, a known path with another method too
+    model, _ = app_env
+    event = post({"message": "hi"}, routeKey="$default")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = method
+    event["requestContext"]["routeKey"] = "$default"
+    status, headers, body = invoke(event)
+    # Then it is a 405 in the error shape that names the methods the path takes
+    assert status == 405
+    assert headers["Allow"] == allowed
+    assert_error(body, "method_not_allowed")
+    assert f"it takes {allowed}" in body["error"]["message"]
+    assert model.requests == []
+
+
 def test_a_model_asking_for_hostile_usernames_gets_errors_and_mojang_gets_nothing(
     app_env: Any,
 ) -> None:

@@ -54,10 +54,22 @@ def test_routes_are_read_from_the_template() -> None:
         ("GET", "/openapi.json"),
         ("GET", "/docs"),
         ("GET", "/widget.js"),
+        ("ANY", "$default"),
     }
     assert app.functions["ChatFunction"].timeout == 29
-    assert app.find("GET", "/chat") is None
     assert app.find("OPTIONS", "/chat") is not None  # the preflight reaches the function
+
+    def route_of(method: str, path: str) -> tuple[str, str]:
+        found = app.find(method, path)
+        assert found is not None
+        return found[0].function, found[0].route_key
+
+    # $default takes what no other route does (a method a path does not take too), and only that
+    assert route_of("POST", "/chat") == ("ChatFunction", "POST /chat")
+    assert route_of("GET", "/chat") == ("ChatFunction", "$default")
+    assert route_of("GET", "/no/such/route") == ("ChatFunction", "$default")
+    assert route_of("POST", "/v1/threads/runs") == ("RunsFunction", "ANY /v1/{proxy+}")
+    assert route_of("GET", "/v1/no/such/route") == ("RunsFunction", "ANY /v1/{proxy+}")
 
 
 @pytest.fixture
@@ -344,6 +356,7 @@ def test_the_stand_in_model_answers_each_kind_of_question_through_the_server(
 
 
 def test_unknown_route_and_method_are_answered_in_the_error_shape(server: LocalServer) -> None:
+    # The template's $default route takes them to the chat function, as deployed
     response = requests.get(f"{server.url}/no/such/route", timeout=10)
     assert response.status_code == 404
     assert response.headers["Content-Type"] == "application/json"

@@ -227,8 +227,15 @@ def chat_api() -> JsonApi:
             logger.error("usage counters unavailable", exc_info=error)
         return app.error(status, error_type, str(error), headers)
 
+    # Deployed, the HTTP API's $default route brings every path no other route takes here, so
+    # that an unknown one is answered in this shape, not API Gateway's bare "Not Found".
     def not_found(error: NotFoundError) -> Response[str]:
         event = app.current_event
+        methods = app.methods_of(event.path)
+        if methods:
+            allowed = ", ".join(methods)
+            message = f"{event.http_method} {event.path} is not allowed: it takes {allowed}"
+            return app.error(405, "method_not_allowed", message, {"Allow": allowed})
         return app.error(404, "not_found", f"no route {event.http_method} {event.path}")
 
     def unexpected(error: Exception) -> Response[str]:

@@ -334,9 +334,10 @@ def parser() -> argparse.ArgumentParser:
         )
         command.add_argument(
             "--mode",
-            choices=("runs", "chat"),
+            choices=("runs", "responses", "chat"),
             default="runs",
-            help="how the demo page's widget asks (runs falls back to chat without a runs API)",
+            help="how the demo page's widget asks (runs and responses fall back to chat "
+            "without a /v1 API)",
         )
         command.add_argument("--notice", help="a line to show on the demo page")
         if name == "demo":

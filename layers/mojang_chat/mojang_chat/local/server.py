@@ -391,9 +391,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         if self._refused() or self._read_body() is None:
             return
-        # ?mode=chat or ?mode=runs tries the other way of asking without a restart.
+        # ?mode=chat, ?mode=runs or ?mode=responses tries another way of asking without a
+        # restart.
         mode = dict(parse_qsl(parts.query)).get("mode", self.server.mode)
-        mode = "chat" if mode == "chat" else "runs"
+        mode = mode if mode in ("chat", "responses") else "runs"
         # No endpoint: the widget asks the origin its script came from, which is this server
         # at whatever address the browser reached it (an HTTPS port forward included).
         body = demo_page("", mode, self.server.notice)

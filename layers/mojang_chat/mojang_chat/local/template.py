@@ -104,7 +104,7 @@ class Route:
         """API Gateway prefers exact paths, then fewer parameters, greedy ones and $default
         last; a sort key, lowest first."""
         segments = self.path.strip("/").split("/")
-        greedy = int(self.path == "$default" or any(s.endswith("+}") for s in segments))
+        greedy = 2 if self.path == "$default" else int(any(s.endswith("+}") for s in segments))
         params = sum(s.startswith("{") for s in segments)
         return (greedy, params, -len(segments))
 

@@ -6,7 +6,8 @@
  *   data-endpoint      base URL of the API; empty or absent: the folder this file was loaded
  *                      from (same origin); a relative URL is resolved against this file's URL
  *   data-mode          "runs" (default: a run of the Step Functions workflow, its statuses
- *                      polled live) or "chat" (one POST /chat request)
+ *                      polled live), "responses" (a background response, polled, the
+ *                      conversation kept on the server) or "chat" (one POST /chat request)
  *   data-target        CSS selector of an element to render into; default: a chat button
  *                      in the corner of the page that opens a panel
  *   data-title         heading of the box
@@ -14,6 +15,8 @@
  *   data-lang          the language of the widget's own words: "en" or "fr" (default: the
  *                      page's <html lang>, else English)
  *   data-strings       JSON object overriding any of those words (keys as in STRINGS.en)
+ * Rendered in the open shadow root of one <mojang-chat> element: the page's CSS and the
+ * widget's never meet; the page themes it with the --mcw-* custom properties.
  * Self-contained: no framework, no CDN, no build step.
  */
 (function () {
@@ -24,7 +27,8 @@
   // "" or "." is where widget.js came from (with an API Gateway stage's /prod prefix, if any).
   var endpoint = new URL(attr("endpoint", "."), new URL(script.src, location.href)).href
     .replace(/[?#].*$/, "").replace(/\/+$/, "");
-  var mode = attr("mode", "runs") === "chat" ? "chat" : "runs";
+  var mode = attr("mode", "runs");
+  if (mode !== "chat" && mode !== "responses") mode = "runs";
   var assistantId = attr("assistant-id", "asst_default");
   // Polling starts at the SDK's 1 s and slows to 2.5 s while the status does not change; a run
   // is given up (and cancelled) a little after its expires_at (600 s when it has none).
@@ -83,9 +87,17 @@
     } catch (e) { /* full or off: the conversation still works, only not kept */ }
   }
 
+  // These rules live in the widget's shadow root: they reach nothing of the page, and the
+  // page's rules reach nothing inside. Only inheritance crosses the boundary, so the host
+  // element resets every inherited property (the inner context's !important beats even the
+  // page's !important on the host), except custom properties, which `all` leaves alone.
+  // Theming: a page sets any of --mcw-accent, --mcw-bg, --mcw-fg, --mcw-muted, --mcw-user,
+  // --mcw-bot, --mcw-font on the widget's container or an ancestor (:root); each has a
+  // default here.
   var CSS = [
-    // Theming: a page sets any of --mcw-accent, --mcw-bg, --mcw-fg, --mcw-muted, --mcw-user,
-    // --mcw-bot, --mcw-font on the widget or an ancestor (:root); each has a default here.
+    ":host{all:initial!important;display:block!important}",
+    ":host(.mcw-host-inline){height:100%!important}",
+    ".mcw[hidden]{display:none}",
     ".mcw{font:15px/1.45 var(--mcw-font,system-ui,-apple-system,Segoe UI,Roboto,sans-serif);color:var(--mcw-fg,#1b1f23);",
     "background:var(--mcw-bg,#fff);border:1px solid #d0d7de;border-radius:12px;display:flex;",
     "flex-direction:column;box-sizing:border-box;max-width:100%;min-width:0;overflow:hidden}",
@@ -189,8 +201,9 @@
   function httpError(response, data, path) {
     var detail = (data && data.error && data.error.message) || (data && data.message) || "";
     var status = response.status;
+    var creates = path === "/v1/threads/runs" || path === "/v1/responses";
     // API Gateway's own 404 (no such route, no error object): this API has no runs API.
-    if (status === 404 && path === "/v1/threads/runs" && !(data && data.error)) {
+    if (status === 404 && creates && !(data && data.error)) {
       return new ApiError(404, "the runs API is not available", { fallback: true });
     }
     if (status === 429) {
@@ -202,7 +215,8 @@
       return new ApiError(status, "The server could not answer (" + status + ")" + (detail ? ": " + detail : "."));
     }
     // The API refused what was sent (too large, or a field it finds invalid): see Widget.run.
-    var refused = status === 413 || status === 422 || (status === 400 && path === "/v1/threads/runs");
+    // (A 404 from POST /v1/responses: the kept conversation is no longer on the server.)
+    var refused = status === 413 || status === 422 || (creates && (status === 400 || status === 404));
     return new ApiError(status, detail || "The request failed (" + status + ").", { refused: refused });
   }
 
@@ -293,6 +307,8 @@
     var self = this;
     var valid = function (x) { return x && typeof x.q === "string" && typeof x.a === "string"; };
     var kept = saved && Array.isArray(saved.exchanges) ? saved.exchanges.filter(valid) : [];
+    // The server's conversation (responses mode), when one was started.
+    this.conversation = saved && typeof saved.conversation === "string" ? saved.conversation : null;
     if (!kept.length) return this.empty();
     kept.forEach(function (x) {
       self.log.appendChild(el("div", "mcw-msg mcw-user", x.q));
@@ -306,12 +322,17 @@
 
   Widget.prototype.keep = function (question, answer) {
     this.exchanges = this.exchanges.concat([{ q: question, a: answer }]).slice(-MAX_KEPT);
-    store({ exchanges: this.exchanges });
+    this.save();
+  };
+
+  Widget.prototype.save = function () {
+    store({ exchanges: this.exchanges, conversation: this.conversation });
   };
 
   Widget.prototype.forget = function () {
     this.history = [];
     this.exchanges = [];
+    this.conversation = null;
     store(null);
     this.log.textContent = "";
     this.empty();
@@ -354,7 +375,8 @@
     turn.appendChild(trail);
     var state = { trail: trail, turn: turn, tools: null, last: null };
     this.setBusy(true);
-    var asked = mode === "runs" ? this.viaRuns(text, state) : this.viaChat(text, state);
+    var asked = mode === "runs" ? this.viaRuns(text, state)
+      : mode === "responses" ? this.viaResponses(text, state) : this.viaChat(text, state);
     return asked.then(function (answer) {
       answer = answer == null ? "" : String(answer);
       self.remember(text, answer);
@@ -363,20 +385,24 @@
       turn.appendChild(reply);
       // Keyboard and screen-reader users land on the answer (links in it are next to Tab);
       // only when the focus is in the widget, never taken from elsewhere on the page.
-      if (self.root.contains(document.activeElement)) {
+      if (self.root.contains(self.root.getRootNode().activeElement)) {
         reply.tabIndex = -1;
         reply.focus();
       }
     }, function (error) {
-      if (error && error.fallback && mode === "runs") {
-        mode = "chat";  // this API has no runs routes: answer through /chat instead
+      if (error && error.fallback && mode !== "chat") {
+        mode = "chat";  // this API has no runs or responses routes: answer through /chat
         return self.run(text, turn);
       }
       var message = (error && error.message) || String(error);
-      if (error && error.refused && self.history.length) {
-        // The API refused the conversation as sent (too large, or a turn it finds invalid):
-        // forget it, keep the log on screen, and let the conversation go on from here.
+      if (error && error.refused && (self.history.length || self.conversation)) {
+        // The API refused the conversation as sent (too large, a turn it finds invalid, or
+        // gone from the server): forget it, keep the log on screen, and go on from here.
         self.history = [];
+        if (self.conversation) {
+          self.conversation = null;
+          self.save();
+        }
         message += " The earlier conversation could not be sent, so it was cleared: Retry asks this question on its own.";
       }
       // No role="alert": the log is already a live region and reads the error once.
@@ -410,6 +436,8 @@
     this.scroll();
   };
 
+  // The tool-call list: each call once (by its id, when it has one), its output added when
+  // it comes (a poll may see a call before its output).
   Widget.prototype.showTools = function (state, calls) {
     if (!calls.length) return;
     if (!state.tools) {
@@ -417,16 +445,21 @@
       state.tools.appendChild(el("summary"));
       state.tools.appendChild(el("ul"));
       state.turn.insertBefore(state.tools, state.trail.nextSibling);
+      state.toolItems = {};
     }
     var list = state.tools.lastChild;
     calls.forEach(function (call) {
-      var item = el("li");
-      item.appendChild(el("code", null, call.name + "(" + JSON.stringify(call.arguments) + ")"));
-      if (call.output !== undefined) {
+      var item = call.id && state.toolItems[call.id];
+      if (!item) {
+        item = el("li");
+        item.appendChild(el("code", null, call.name + "(" + JSON.stringify(call.arguments) + ")"));
+        list.appendChild(item);
+        if (call.id) state.toolItems[call.id] = item;
+      }
+      if (call.output !== undefined && item.childNodes.length === 1) {
         item.appendChild(document.createTextNode(" \u2192 "));
         item.appendChild(el("code", null, JSON.stringify(call.output)));
       }
-      list.appendChild(item);
     });
     var count = list.children.length;
     state.tools.firstChild.textContent = count + " " + (count === 1 ? T.call : T.calls);
@@ -450,103 +483,202 @@
     });
   };
 
+  // Follow a run or a background response from its creation until it ends: poll it (1 s,
+  // slowing to 2.5 s while its status does not change; a 429 waits for its Retry-After), show
+  // what it did (job.show), and give up (and cancel it) a little after it expires, or after
+  // three failed polls in a row. job.path: its URL; job.finish: its answer, once it has ended.
+  Widget.prototype.follow = function (created, asked, job) {
+    var delay = POLL_MS, failures = 0;
+    // Its own lifetime, timed on this page's clock (the server's may differ from it).
+    var life = created.expires_at && created.created_at ? created.expires_at - created.created_at : DEFAULT_EXPIRES_S;
+    var giveUpAt = asked + life * 1000 + EXPIRY_GRACE_MS;
+    // Stop waiting, and cancel it so that it stops spending tokens (best effort).
+    function giveUp(current, error) {
+      request("POST", job.path(current) + "/cancel").catch(function () {});
+      throw error;
+    }
+    // wait: how long to wait before the next poll (a 429's Retry-After), else the back-off.
+    function poll(current, previous, wait) {
+      return Promise.resolve(job.show(current, previous)).then(function () {
+        return next(current, previous, wait);
+      });
+    }
+    function next(current, previous, wait) {
+      if (TERMINAL.indexOf(current.status) >= 0) return job.finish(current);
+      if (current.status !== previous) delay = POLL_MS;  // it moves on: look again soon
+      wait = wait || delay;
+      if (Date.now() + wait > giveUpAt) {
+        return giveUp(current, new ApiError(504, "No answer before the run expired, so it was cancelled. Please retry."));
+      }
+      return sleep(wait).then(function () {
+        delay = Math.min(delay * 1.25, POLL_MAX_MS);
+        return request("GET", job.path(current)).then(function (polled) {
+          failures = 0;
+          return poll(polled, current.status);
+        }, function (error) {
+          // Throttled: wait as long as the server asks, and it is not a failure.
+          if (error.status === 429) return poll(current, current.status, error.retryAfter * 1000);
+          // A poll that fails now and then does not end it: give up after three in a row.
+          if (++failures >= 3) return giveUp(current, error);
+          return poll(current, current.status);
+        });
+      });
+    }
+    return poll(created);
+  };
+
+  // The Mojang API calls of one round of the model: the trail's "calling the Mojang API" line
+  // (after "in progress"), the tool-call list, and "in progress" again once they have all
+  // been answered (their outputs went back to the model).
+  Widget.prototype.round = function (state, calls, answered) {
+    if (state.last === "queued") this.status(state, "in_progress");
+    this.status(state, "requires_action", calls);
+    this.showTools(state, calls);
+    if (answered) this.status(state, "in_progress");
+  };
+
   Widget.prototype.viaRuns = function (text, state) {
     var self = this;
     var messages = this.history.concat([{ role: "user", content: text }]);
     var body = { assistant_id: assistantId, thread: { messages: messages } };
-    var asked = Date.now(), giveUpAt = 0, delay = POLL_MS, failures = 0, seenSteps = {};
-    function runPath(run) {
+    var asked = Date.now(), seenSteps = {};  // step id: whether it was seen completed
+    function path(run) {
       return "/v1/threads/" + encodeURIComponent(run.thread_id) + "/runs/" + encodeURIComponent(run.id);
-    }
-    // Stop waiting, and cancel the run so that it stops spending tokens (best effort).
-    function giveUp(run, error) {
-      request("POST", runPath(run) + "/cancel").catch(function () {});
-      throw error;
     }
     // The run's tool calls, from its steps (kept after the run ends, so a run that finished
     // before the first poll still shows them), each step once; then the run's status.
     function show(run, previous) {
       var terminal = TERMINAL.indexOf(run.status) >= 0;
-      if (run.status === previous && !terminal) return Promise.resolve();
-      if (run.status === "queued" && !previous) return Promise.resolve(self.status(state, run.status));
-      return request("GET", runPath(run) + "/steps?order=asc&limit=100").then(function (list) {
+      if (run.status === previous && !terminal) return null;
+      if (run.status === "queued" && !previous) return self.status(state, run.status);
+      return request("GET", path(run) + "/steps?order=asc&limit=100").then(function (list) {
         (list.data || []).forEach(function (step) {
           if (step.type !== "tool_calls" || seenSteps[step.id]) return;
-          seenSteps[step.id] = true;
+          var done = step.status === "completed";
           var calls = step.step_details.tool_calls.map(function (c) {
             var output = c.function.output;
             return {
+              id: c.id,
               name: c.function.name,
               arguments: parseArgs(c.function.arguments),
               output: output == null ? undefined : parseArgs(output)
             };
           });
-          if (state.last === "queued") self.status(state, "in_progress");
-          self.status(state, "requires_action", calls);
-          self.showTools(state, calls);
-          // Its outputs went back to the model: the run was in progress again (a run that
-          // finished before the first poll went through it too).
-          if (step.status === "completed") self.status(state, "in_progress");
+          if (step.id in seenSteps) {  // seen before its outputs were in: now they are
+            self.showTools(state, calls);
+            if (done) self.status(state, "in_progress");
+          } else {
+            self.round(state, calls, done);
+          }
+          seenSteps[step.id] = done;
         });
       }, function () {}).then(function () { self.status(state, run.status); });
-    }
-    // wait: how long to wait before the next poll (a 429's Retry-After), else the back-off.
-    function poll(run, previous, wait) {
-      return show(run, previous).then(function () { return next(run, previous, wait); });
-    }
-    function next(run, previous, wait) {
-      if (TERMINAL.indexOf(run.status) >= 0) return finish(run);
-      if (run.status !== previous) delay = POLL_MS;  // the run moves on: look again soon
-      wait = wait || delay;
-      if (Date.now() + wait > giveUpAt) {
-        return giveUp(run, new ApiError(504, "No answer before the run expired, so it was cancelled. Please retry."));
-      }
-      return sleep(wait).then(function () {
-        delay = Math.min(delay * 1.25, POLL_MAX_MS);
-        return request("GET", runPath(run)).then(function (next) {
-          failures = 0;
-          return poll(next, run.status);
-        }, function (error) {
-          // Throttled: wait as long as the server asks, and it is not a failure.
-          if (error.status === 429) return poll(run, run.status, error.retryAfter * 1000);
-          // A poll that fails now and then does not end the run: give up after three in a row.
-          if (++failures >= 3) return giveUp(run, error);
-          return poll(run, run.status);
-        });
-      });
     }
     function finish(run) {
       if (run.status !== "completed" && run.status !== "incomplete") {
         var why = run.last_error && run.last_error.message;
         throw new ApiError(500, "The run ended as " + (LABELS[run.status] || run.status) + (why ? ": " + why : "."));
       }
-      var path = "/v1/threads/" + encodeURIComponent(run.thread_id) + "/messages?order=desc&limit=1";
-      return request("GET", path).then(function (list) {
-        var message = (list.data || []).filter(function (m) { return m.role === "assistant"; })[0];
+      var list = "/v1/threads/" + encodeURIComponent(run.thread_id) + "/messages?order=desc&limit=1";
+      return request("GET", list).then(function (listed) {
+        var message = (listed.data || []).filter(function (m) { return m.role === "assistant"; })[0];
         var parts = message ? message.content.filter(function (p) { return p.type === "text"; }) : [];
         return parts.map(function (p) { return p.text.value; }).join("\n");
       });
     }
     return request("POST", "/v1/threads/runs", body).then(function (run) {
-      // The run's own lifetime, timed on this page's clock (the server's may differ from it).
-      var life = run.expires_at && run.created_at ? run.expires_at - run.created_at : DEFAULT_EXPIRES_S;
-      giveUpAt = asked + life * 1000 + EXPIRY_GRACE_MS;
-      return poll(run);
+      return self.follow(run, asked, { path: path, show: show, finish: finish });
     });
   };
 
-  function mount() {
-    if (!document.getElementById("mcw-style")) {
-      var style = el("style", null, CSS);
-      style.id = "mcw-style";
-      document.head.appendChild(style);
+  // A background response (POST /v1/responses), polled. The conversation goes on on the
+  // server: its id is kept with the exchanges; without one, the kept exchanges are sent as
+  // the input's first messages and the response starts a conversation.
+  Widget.prototype.viaResponses = function (text, state) {
+    var self = this;
+    var asked = Date.now(), seen = {}, unanswered = {};
+    var body = { input: text, background: true };
+    if (this.conversation) body.conversation = this.conversation;
+    else if (this.history.length) body.input = this.history.concat([{ role: "user", content: text }]);
+    function path(response) { return "/v1/responses/" + encodeURIComponent(response.id); }
+    function call(item) {
+      return {
+        id: item.id,
+        name: item.name,
+        arguments: parseArgs(item.arguments),
+        output: item.output == null ? undefined : parseArgs(item.output)
+      };
     }
+    // The server's tool calls are the output's mcp_call items of server "mojang", each shown
+    // once. The output does not say which round made which call: each run of consecutive
+    // calls shows as one round (a round answered by the model with text ends a run).
+    function show(response, previous) {
+      if (response.status === "queued" && !previous) return self.status(state, response.status);
+      var mojang = (response.output || []).filter(function (item) {
+        return item.type === "mcp_call" && item.server_label === "mojang";
+      });
+      // Calls shown before their outputs were in: the outputs now, and once all are in, the
+      // model has them.
+      var waited = Object.keys(unanswered).length;
+      mojang.forEach(function (item) {
+        if (!unanswered[item.id] || item.status !== "completed") return;
+        delete unanswered[item.id];
+        self.showTools(state, [call(item)]);
+      });
+      if (waited && !Object.keys(unanswered).length) self.status(state, "in_progress");
+      var calls = [], answered = true;
+      function flush() {
+        if (calls.length) self.round(state, calls, answered);
+        calls = [];
+        answered = true;
+      }
+      (response.output || []).forEach(function (item) {
+        if (mojang.indexOf(item) < 0) return flush();
+        if (seen[item.id]) return;
+        seen[item.id] = true;
+        if (item.status !== "completed") unanswered[item.id] = true;
+        calls.push(call(item));
+        answered = answered && item.status === "completed";
+      });
+      flush();
+      return self.status(state, response.status);
+    }
+    function finish(response) {
+      if (response.status !== "completed" && response.status !== "incomplete") {
+        var why = response.error && response.error.message;
+        throw new ApiError(500, "The response ended as " + (LABELS[response.status] || response.status) + (why ? ": " + why : "."));
+      }
+      var messages = (response.output || []).filter(function (item) {
+        return item.type === "message" && item.role === "assistant";
+      });
+      var parts = messages.length ? messages[messages.length - 1].content : [];
+      return parts.filter(function (p) { return p.type === "output_text"; })
+        .map(function (p) { return p.text; }).join("\n");
+    }
+    return request("POST", "/v1/responses", body).then(function (response) {
+      var conversation = response.conversation && response.conversation.id;
+      if (conversation && conversation !== self.conversation) {
+        self.conversation = conversation;
+        self.save();
+      }
+      return self.follow(response, asked, { path: path, show: show, finish: finish });
+    });
+  };
+
+  // The widget lives in an open shadow root of its own element (<mojang-chat>), in the
+  // target or, by default, at the end of the page.
+  function mount() {
+    var host = document.createElement("mojang-chat");
+    var shadow = host.attachShadow({ mode: "open" });
+    shadow.appendChild(el("style", null, CSS));
     var root = el("section", "mcw");
     root.setAttribute("aria-label", title);
+    shadow.appendChild(root);
     var target = attr("target", "") && document.querySelector(attr("target", ""));
     if (target) {
+      host.className = "mcw-host-inline";
       root.classList.add("mcw-inline");
-      target.appendChild(root);
+      target.appendChild(host);
       return new Widget(root);
     }
     root.classList.add("mcw-panel");
@@ -556,8 +688,8 @@
     launcher.type = "button";
     launcher.setAttribute("aria-expanded", "false");
     launcher.setAttribute("aria-controls", root.id);
-    document.body.appendChild(root);
-    document.body.appendChild(launcher);
+    shadow.appendChild(launcher);
+    document.body.appendChild(host);
     var widget = new Widget(root);
     var close = el("button", "mcw-close", "\u00d7");
     close.type = "button";
