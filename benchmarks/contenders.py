@@ -5,7 +5,8 @@ stand-ins named in its environment.
 Contenders: ``project`` (functions/chat/app.py's handler, given the API Gateway event Lambda
 gives it), ``plain`` (a Chat Completions loop over the openai SDK, tool calls one after
 another), ``agents`` (openai-agents' ``Runner``) and ``pydantic_ai`` (pydantic-ai's ``Agent``
-over its OpenAI provider). The three peers get the same two Mojang tools, written as a user
+over its OpenAI provider); and ``floor``, a yardstick rather than a peer: the plain loop with
+no SDK, raw requests. The three peers get the same two Mojang tools, written as a user
 would: requests, one Session, Mojang's current routes, the bulk lookup's chunks of 10 sent
 concurrently like the project's. No retries anywhere: a failure is a failed benchmark.
 
@@ -40,7 +41,9 @@ CONTENDERS: dict[str, tuple[str, str | None]] = {
     "plain": ("openai SDK loop", None),
     "agents": ("openai-agents 0.24 Runner", "agents"),
     "pydantic_ai": ("pydantic-ai 2.62 Agent", "pydantic_ai"),
+    "floor": ("yardstick: requests, no SDK", None),
 }
+# What users would pick instead; the yardstick is no such thing, only the least work possible.
 PEERS = ("plain", "agents", "pydantic_ai")
 INSTRUCTIONS = "You answer questions about Minecraft players with the tools you are given."
 MAX_ROUNDS = 8
@@ -226,11 +229,45 @@ def pydantic_agent() -> Ask:
     return ask
 
 
+def floor() -> Ask:
+    """The yardstick: the same loop with no SDK at all, requests and json and hand-built
+    bodies. What any contender spends at least on the question's three HTTP requests."""
+    import requests
+
+    session = requests.Session()
+    url = os.environ["OPENAI_BASE_URL"].rstrip("/") + "/chat/completions"
+    session.headers["Authorization"] = f"Bearer {os.environ['OPENAI_API_KEY']}"
+    functions = {tool.__name__: tool for tool in mojang_tools()}
+    model = os.environ["OPENAI_MODEL"]
+
+    def ask(question: str) -> str:
+        messages: list[Any] = [
+            {"role": "system", "content": INSTRUCTIONS},
+            {"role": "user", "content": question},
+        ]
+        for _ in range(MAX_ROUNDS):
+            body = {"model": model, "messages": messages, "tools": PLAIN_TOOLS}
+            response = session.post(url, json=body, timeout=60)
+            response.raise_for_status()
+            message = response.json()["choices"][0]["message"]
+            if not message.get("tool_calls"):
+                return str(message["content"])
+            messages.append(message)
+            for call in message["tool_calls"]:
+                function = call["function"]
+                output = functions[function["name"]](**json.loads(function["arguments"]))
+                messages.append({"role": "tool", "tool_call_id": call["id"], "content": output})
+        raise RuntimeError("no answer within the round cap")
+
+    return ask
+
+
 BUILDERS: dict[str, Callable[[], Ask]] = {
     "project": project,
     "plain": plain,
     "agents": agents_runner,
     "pydantic_ai": pydantic_agent,
+    "floor": floor,
 }
 
 

@@ -142,7 +142,7 @@ def instructions(up: Upstreams, keys: Sequence[str], requests: int, name: Names)
         out = folder / f"{key}.callgrind"
         # A dump before each getppid(): the worker calls it on a mark, so the dump ending at
         # the second mark holds the requests between the marks alone, not the imports.
-        prefix = ["valgrind", "--tool=callgrind", "--dump-before=getppid"]
+        prefix = ["valgrind", "-q", "--tool=callgrind", "--dump-before=getppid"]
         worker = Worker(
             key,
             {**up.environment(), "PYTHONHASHSEED": "0"},
@@ -163,6 +163,6 @@ def instructions(up: Upstreams, keys: Sequence[str], requests: int, name: Names)
         return {"requests": requests, "per_request": dict(zip(keys, counts, strict=True))}
 
 
-def best_peer(results: dict[str, Any], value: Callable[[dict[str, Any]], float]) -> float:
+def best_peer(results: dict[str, Any], value: Callable[[Any], float]) -> float:
     """The best (lowest) value among the peers measured."""
     return min((value(results[key]) for key in PEERS if key in results), default=float("nan"))
