@@ -12,7 +12,8 @@ concurrently like the project's. No retries anywhere: a failure is a failed benc
 
 The protocol, one JSON document a line: the worker first says ``{"init_s"}`` (imports and
 set-up, what a cold start pays before the first request), then answers each
-``{"question"}`` with ``{"seconds", "cpu_s", "answer"}`` (``cpu_s``: ``time.process_time``,
+``{"question"}`` with ``{"seconds", "cpu_s", "answer"}`` (``error`` instead of ``answer`` when it
+failed) (``cpu_s``: ``time.process_time``,
 every thread of the process) and ``{"rss"}`` with ``{"peak_rss_mb"}``.
 """
 
@@ -285,12 +286,12 @@ def serve(key: str, requests_in: IO[str], replies: IO[str]) -> None:
         reply: dict[str, Any]
         if "question" in request:
             started, cpu = time.perf_counter(), time.process_time()
-            answer = ask(request["question"])
-            reply = {
-                "seconds": time.perf_counter() - started,
-                "cpu_s": time.process_time() - cpu,
-                "answer": answer,
-            }
+            try:
+                reply = {"answer": ask(request["question"])}
+            except Exception as error:  # counted and shown by the benchmark, never hidden
+                reply = {"error": f"{type(error).__name__}: {error}"}
+            reply["seconds"] = time.perf_counter() - started
+            reply["cpu_s"] = time.process_time() - cpu
         elif "mark" in request:
             # Under callgrind (--dump-before=getppid) a mark dumps the instruction counts
             # since the previous one: the count of the requests between two marks, alone.
@@ -333,7 +334,7 @@ class Worker:
         return reply
 
     def ask(self, question: str) -> dict[str, Any]:
-        """``{"seconds", "cpu_s", "answer"}`` for one question."""
+        """``{"seconds", "cpu_s", "answer" or "error"}`` for one question."""
         return self._call({"question": question})
 
     def peak_rss_mb(self) -> float:

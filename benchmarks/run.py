@@ -149,9 +149,10 @@ def _ms(seconds: float) -> str:
 def side_by_side(results: dict[str, Any]) -> list[list[str]]:
     """The contenders' table: a header, then one row per measure, one column per contender."""
     warm, start = results["contenders"], results["cold"]
-    keys = list(warm)
+    keys = [key for key in CONTENDERS if key in warm]  # the JSON has them sorted by name
+    sizes = sorted(warm[keys[0]]["sizes"], key=int)
     out = [["", *(CONTENDERS[key][0] for key in keys)]]
-    for size in warm[keys[0]]["sizes"]:
+    for size in sizes:
         cells = []
         for key in keys:
             row = warm[key]["sizes"][size]
@@ -160,11 +161,8 @@ def side_by_side(results: dict[str, Any]) -> list[list[str]]:
         out.append([f"latency (/ floor), {size} player(s)", *cells])
     out.append(
         [
-            "Mojang requests / question, " + "/".join(warm[keys[0]]["sizes"]) + " players",
-            *(
-                "/".join(f"{r['mojang_requests']:g}" for r in warm[k]["sizes"].values())
-                for k in keys
-            ),
+            "Mojang requests / question, " + "/".join(sizes) + " players",
+            *("/".join(f"{warm[k]['sizes'][n]['mojang_requests']:g}" for n in sizes) for k in keys),
         ]
     )
     out.append(["CPU per warm request", *(f"{warm[k]['cpu_ms']:.2f} ms" for k in keys)])
@@ -182,6 +180,7 @@ def side_by_side(results: dict[str, Any]) -> list[list[str]]:
     )
     out.append(["cold import + first request", *(_ms(start[k]["cold_s"]) for k in keys)])
     out.append(["peak RSS, cold", *(f"{start[k]['peak_rss_mb']:.0f} MB" for k in keys)])
+    out.append(["failed questions (left out)", *(str(warm[k]["failures"]) for k in keys)])
     return out
 
 
@@ -280,7 +279,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
     out.append(
         (
             "historical: the tutorial's polling",
-            ", ".join(f"{size}: {_ms(seconds)}" for size, seconds in base.items())
+            ", ".join(f"{size}: {_ms(base[size])}" for size in sorted(base, key=int))
             + " (1 s polls, one lookup at a time)",
             "-",
             None,

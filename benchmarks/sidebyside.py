@@ -48,7 +48,7 @@ def cold(up: Upstreams, keys: Sequence[str], repeats: int, name: Names) -> dict[
     for turn in range(repeats + discard):
         for key in rotated(keys, turn):
             worker = Worker(key, up.environment())
-            first = worker.ask(question(name(1)))["seconds"]
+            first = answered(worker, question(name(1)))["seconds"]
             rss = worker.peak_rss_mb()
             worker.close()
             if turn >= discard:
@@ -81,11 +81,16 @@ def warm(
     try:
         up.set_latency(0.0, 0.0)
         for worker in workers.values():  # warm: the first request's imports, connections
-            worker.ask(question(name(1)))
+            answered(worker, question(name(1)))
         cpu: dict[str, list[float]] = {key: [] for key in keys}
+        failed: dict[str, list[str]] = {key: [] for key in keys}
         for turn in range(cpu_requests):
             for key in rotated(keys, turn):
-                cpu[key].append(workers[key].ask(question(name(1)))["cpu_s"])
+                reply = workers[key].ask(question(name(1)))
+                if "error" in reply:
+                    failed[key].append(f"{reply['error']} after {reply['seconds']:.1f} s")
+                else:
+                    cpu[key].append(reply["cpu_s"])
         up.set_latency(*latency)
         seconds: dict[str, dict[int, list[float]]] = {k: {s: [] for s in sizes} for k in keys}
         mojang: dict[str, dict[int, list[int]]] = {k: {s: [] for s in sizes} for k in keys}
@@ -93,7 +98,11 @@ def warm(
             for size in sizes:
                 for key in rotated(keys, turn + size):
                     before = up.mojang_requests()
-                    seconds[key][size].append(workers[key].ask(question(name(size)))["seconds"])
+                    reply = workers[key].ask(question(name(size)))
+                    if "error" in reply:
+                        failed[key].append(f"{reply['error']} after {reply['seconds']:.1f} s")
+                        continue
+                    seconds[key][size].append(reply["seconds"])
                     mojang[key][size].append(up.mojang_requests() - before)
     finally:
         for worker in workers.values():
@@ -102,6 +111,9 @@ def warm(
     return {
         key: {
             "cpu_ms": median(cpu[key]) * 1000,
+            # Failed questions are left out of the medians and shown here.
+            "failures": len(failed[key]),
+            "first_failures": failed[key][:3],
             "floor_s": floor,
             "sizes": {
                 str(size): {
@@ -114,6 +126,14 @@ def warm(
         }
         for key in keys
     }
+
+
+def answered(worker: Worker, text: str) -> dict[str, Any]:
+    """The reply to a question that must be answered (a cold start's, a warm-up)."""
+    reply = worker.ask(text)
+    if "error" in reply:
+        raise RuntimeError(f"{worker.key}: {reply['error']} after {reply['seconds']:.1f} s")
+    return reply
 
 
 CALLGRIND_TOTAL = re.compile(r"^summary:\s*(\d+)", re.MULTILINE)
@@ -150,10 +170,10 @@ def instructions(up: Upstreams, keys: Sequence[str], requests: int, name: Names)
         )
         asked = iter(questions[key])
         for _ in range(2):
-            worker.ask(next(asked))
+            answered(worker, next(asked))
         worker.mark()
         for _ in range(requests):
-            worker.ask(next(asked))
+            answered(worker, next(asked))
         worker.mark()
         worker.close()
         return callgrind_total(Path(f"{out}.2").read_text()) / requests

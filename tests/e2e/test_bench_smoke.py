@@ -43,6 +43,7 @@ def test_quick_benchmark_writes_every_measure_and_judges_nothing(
     numbers += [results["doors"]["runs"]["transitions"], results["cold_detail"]["import_openai_s"]]
     numbers += [results["lambda_burst"]["ratio"], results["lambda_burst"]["limited"]["max_per_60s"]]
     assert all(isinstance(n, int | float) and math.isfinite(n) for n in numbers)
+    assert [results["contenders"][key]["first_failures"] for key in keys] == [[]] * len(keys)
     assert results["doors"]["runs"]["transitions"] > 0
     assert {"python", "platform", "cpus"} <= results["machine"].keys()
     # And it calls itself a smoke run, with no verdict anywhere
