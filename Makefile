@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 LOCK := layers/mojang_chat/requirements.txt
 # Everything the tests and tools use, pinned (the layer's pins included): `make lock` re-pins.
 DEV_LOCK := requirements-dev.txt
+# The frameworks `make bench` measures the project against (the bench extra), pinned apart so
+# that `make test` installs none of them.
+BENCH_LOCK := requirements-bench.txt
 # aws-sam-cli pins its own boto3 and friends: it lives in a venv of its own.
 SAM_VENV ?= .venv-sam
 SAM := $(SAM_VENV)/bin/sam
@@ -18,11 +21,11 @@ help:
 	@echo "make test   lint, type-check and run every test, with coverage"
 	@echo "make unit   the unit tests alone (seconds)"
 	@echo "make fuzz   a long schema-fuzzing run of every route (FUZZ_EXAMPLES=500 per operation and mode)"
-	@echo "make bench  benchmarks against the stand-ins: table on stdout, benchmarks/results/latest.json"
+	@echo "make bench  the project against its peers on the stand-ins: docs/performance.md (QUICK=1: smoke run)"
 	@echo "make build  sam build (the layer is built for arm64 without Docker)"
 	@echo "make deploy sam build + sam deploy (guided the first time; GUIDED=1 asks again)"
 	@echo "make sam-local ARGS=\"invoke ChatFunction -e events/chat-tutorial.json\"  sam local (Docker)"
-	@echo "make lock   re-pin the layer's requirements and the dev lock (requirements-dev.txt)"
+	@echo "make lock   re-pin the layer's requirements and the dev and bench locks (requirements-*.txt)"
 
 $(VENV)/.installed: pyproject.toml $(LOCK) $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +36,10 @@ $(VENV)/.installed: pyproject.toml $(LOCK) $(DEV_LOCK)
 	touch $@
 
 venv: $(VENV)/.installed
+
+$(VENV)/.bench-installed: $(VENV)/.installed $(BENCH_LOCK)
+	$(PY) -m pip install -q -r $(BENCH_LOCK)
+	touch $@
 
 $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)
@@ -100,6 +107,8 @@ lock: venv
 		layers/mojang_chat/requirements.in -o $(LOCK)
 	$(VENV)/bin/uv pip compile --universal --python-version 3.11 --no-header \
 		pyproject.toml --extra dev -c $(LOCK) -o $(DEV_LOCK)
+	$(VENV)/bin/uv pip compile --universal --python-version 3.11 --no-header \
+		pyproject.toml --extra bench -c $(DEV_LOCK) -o $(BENCH_LOCK)
 
 validate: sam-tools
 	$(SAM) validate --lint --region us-east-1
@@ -125,7 +134,8 @@ sam-local: build
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage
 
-# Latency, cold start, overhead and Mojang traffic against the stand-ins (benchmarks/run.py):
-# prints the table, writes benchmarks/results/latest.json. `make bench QUICK=1` is the smoke run.
-bench: venv
+# The project side by side with the frameworks users would pick instead, against the stand-ins
+# (benchmarks/run.py): prints the tables, writes benchmarks/results/latest.json (written up in
+# docs/performance.md). `make bench QUICK=1` is a smoke run that judges nothing.
+bench: $(VENV)/.bench-installed
 	PYTHONPATH=. $(PY) -m benchmarks.run $(if $(QUICK),--quick)

@@ -1,14 +1,16 @@
-"""``make bench``: every number of issue 6 in one run, printed as a table (target and pass/fail
-next to each) and written to benchmarks/results/latest.json.
+"""``make bench``: the project side by side with what its users would pick instead (issue 14),
+its targets, the front doors and the cost on paper, printed as tables and written to
+benchmarks/results/latest.json.
 
-    python -m benchmarks.run            # the full run (a few minutes)
-    python -m benchmarks.run --quick    # the smallest configuration, zero latency: a smoke test
+    python -m benchmarks.run            # the full run (several minutes)
+    python -m benchmarks.run --quick    # a smoke run: zero latency, one repeat, judges nothing
 
 Upstreams are the project's stand-in model and Mojang API on 127.0.0.1 (local/standins)
-with a configurable latency per model call and per Mojang request. ``/chat`` and the runs
-path go through the local server (local/server.py), i.e. real HTTP into the very handlers
-Lambda runs, with Step Functions and DynamoDB in-process through moto. Medians everywhere:
-the machines this runs on are shared and noisy.
+with a latency per model call and per Mojang request. The contenders (contenders.py) run in
+processes of their own, interleaved (sidebyside.py); the front doors go through the local
+server (doors.py): real HTTP into the very handlers Lambda runs, with Step Functions and
+DynamoDB in-process through moto. Medians everywhere: the machines this runs on are shared
+and noisy.
 """
 
 from __future__ import annotations
@@ -18,24 +20,22 @@ import contextlib
 import json
 import os
 import platform
-import random
 import statistics
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import openai
-import requests
 
-from benchmarks import burst, cold, tutorial, upstreams
+from benchmarks import burst, cold, cost, doors, sidebyside, tutorial, upstreams
+from benchmarks.contenders import CONTENDERS
+from benchmarks.doors import DOORS
+from benchmarks.sidebyside import best_peer
 from benchmarks.upstreams import Upstreams, player_names, question
-from mojang_chat.core import TERMINAL_STATUSES
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
@@ -51,28 +51,21 @@ class Config:
     model_latency: float
     mojang_latency: float
     sizes: Sequence[int]
-    chat_repeats: int
+    repeats: int  # per contender and size
     tutorial_repeats: int
-    runs_repeats: int
+    door_repeats: int
     cold_repeats: int
-    overhead_requests: int
-    rps_seconds: float
-    burst_questions: int
-    burst_players: int
-    burst_threads: int
+    cpu_requests: int  # per contender
+    callgrind_requests: int  # 0: no callgrind
+    poll_s: float  # how often the async doors' client polls
 
 
-FULL = Config(0.4, 0.08, SIZES, 7, 3, 3, 7, 300, 5.0, 1000, 50, 20)
-QUICK = Config(0.0, 0.0, (1,), 1, 1, 1, 1, 5, 0.5, 20, 5, 4)
+FULL = Config(0.4, 0.08, SIZES, 7, 3, 5, 7, 50, 5, 0.25)
+QUICK = Config(0.0, 0.0, (1,), 1, 1, 1, 1, 3, 0, 0.05)
 
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 class Names:
@@ -86,35 +79,7 @@ class Names:
         return [next(self._all) for _ in range(count)]
 
 
-# -- 1 and 2: /chat against the critical path and the tutorial ------------------------------
-
-
-def chat_latency(server_url: str, config: Config, names: Names) -> dict[str, Any]:
-    """Median end-to-end ``POST /chat`` seconds per question size."""
-    session = requests.Session()
-
-    def ask(count: int) -> float:
-        started = time.perf_counter()
-        response = session.post(
-            f"{server_url}/chat", json={"message": question(names.take(count))}, timeout=60
-        )
-        elapsed = time.perf_counter() - started
-        body = response.json()
-        if response.status_code != 200 or body["status"] != "completed":
-            raise RuntimeError(f"/chat failed: {response.status_code} {body}")
-        return elapsed
-
-    ask(1)  # the container's first request is measured by the cold start, not here
-    floor = 2 * config.model_latency + config.mojang_latency
-    sizes: dict[str, Any] = {}
-    for size in config.sizes:
-        median_s = median([ask(size) for _ in range(config.chat_repeats)])
-        sizes[str(size)] = {
-            "median_s": median_s,
-            "critical_path_s": floor,
-            "ratio": median_s / floor if floor else None,
-        }
-    return sizes
+# -- the historical baseline -----------------------------------------------------------------
 
 
 def tutorial_latency(up: Upstreams, config: Config, names: Names) -> dict[str, float]:
@@ -132,75 +97,29 @@ def tutorial_latency(up: Upstreams, config: Config, names: Names) -> dict[str, f
     return results
 
 
-# -- 3: the runs path ------------------------------------------------------------------------
-
-
-def runs_path(server_url: str, config: Config, names: Names) -> dict[str, Any]:
-    """Seconds from create_and_run to ``completed`` for a client polling every 250 ms, and
-    the workflow's state transitions per run (from the execution's history)."""
-    import boto3
-
-    from mojang_chat.runs.records import ASSISTANT_ID
-    from mojang_chat.runs.workflow import execution_arn
-
-    session = requests.Session()
-    sfn = boto3.client("stepfunctions")
-    machine = os.environ["RUN_STATE_MACHINE_ARN"]
-    times: list[float] = []
-    transitions: list[int] = []
-    for _ in range(config.runs_repeats):
-        body = {
-            "assistant_id": ASSISTANT_ID,
-            "thread": {"messages": [{"role": "user", "content": question(names.take(1))}]},
-        }
-        started = time.perf_counter()
-        run = session.post(f"{server_url}/v1/threads/runs", json=body, timeout=30).json()
-        while run["status"] not in TERMINAL_STATUSES:
-            time.sleep(0.25)
-            url = f"{server_url}/v1/threads/{run['thread_id']}/runs/{run['id']}"
-            run = session.get(url, timeout=30).json()
-        times.append(time.perf_counter() - started)
-        if run["status"] != "completed":
-            raise RuntimeError(f"the run ended {run['status']}: {run.get('last_error')}")
-        history = sfn.get_execution_history(executionArn=execution_arn(machine, run["id"]))
-        transitions.append(sum(e["type"].endswith("StateEntered") for e in history["events"]))
-    return {
-        "median_s": median(times),
-        "critical_path_s": 2 * config.model_latency + config.mojang_latency,
-        "state_transitions": median(transitions),
-    }
-
-
-# -- 4: cold start ---------------------------------------------------------------------------
+# -- the project's cold start in detail ------------------------------------------------------
 
 
 def cold_start(up: Upstreams, config: Config) -> dict[str, Any]:
-    """Fresh interpreters (benchmarks/cold.py); the first run of each mode is discarded
-    (it writes the bytecode caches)."""
+    """Fresh interpreters (benchmarks/cold.py): openai's import alone, the handler with the
+    openai import deferred, with tracing Active. The first of several runs of each mode is
+    discarded (it writes the bytecode caches)."""
     environment = up.environment()
     runs: dict[str, list[dict[str, Any]]] = {}
     for mode in cold.MODES:
-        cold.measure(mode, environment)
+        if config.cold_repeats > 1:
+            cold.measure(mode, environment)
         runs[mode] = [cold.measure(mode, environment) for _ in range(config.cold_repeats)]
 
     def med(mode: str, key: str) -> float:
         return median([run[key] for run in runs[mode]])
 
-    openai_s = med("openai", "import_s")
-    init_s = med("init", "init_s")
     return {
-        "import_openai_s": openai_s,
-        "init_s": init_s,
-        "ratio": init_s / openai_s,
-        "first_request_s": med("init", "first_request_s"),
-        "peak_rss_mb": max(run["peak_rss_mb"] for run in runs["init"]),
+        "import_openai_s": med("openai", "import_s"),
         "lazy_openai_init_s": med("init-lazy", "init_s"),
         "lazy_openai_first_request_s": med("init-lazy", "first_request_s"),
         "tracing_active_init_s": med("init-traced", "init_s"),
     }
-
-
-# -- 5: warm overhead ------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -218,170 +137,119 @@ def stdout_to_devnull() -> Iterator[None]:
             os.close(saved)
 
 
-def warm_overhead(server_url: str, config: Config, names: Names) -> dict[str, Any]:
-    """CPU seconds the handler thread spends per request (``time.thread_time``: waits for the
-    upstreams are not CPU time), for a one-player question whose model and Mojang calls all
-    run on that thread; and requests per second of the local server, zero-latency upstreams."""
-    sys.path.insert(0, str(ROOT / "functions" / "chat"))
-    import app  # type: ignore[import-not-found]
+# -- the tables ------------------------------------------------------------------------------
 
-    from mojang_chat import container
-
-    overheads = []
-    with stdout_to_devnull():
-        for _ in range(config.overhead_requests):
-            event = cold._event(question(names.take(1)))
-            context = cold._Context()
-            started = time.thread_time()
-            response = app.lambda_handler(event, context)
-            overheads.append(time.thread_time() - started)
-            if response["statusCode"] != 200:
-                raise RuntimeError(f"handler answered {response['statusCode']}")
-    container.reset()
-
-    count = 0
-    lock = threading.Lock()
-    stop = time.monotonic() + config.rps_seconds
-
-    def client() -> None:
-        nonlocal count
-        session = requests.Session()
-        while time.monotonic() < stop:
-            body = {"message": question(["merrydith"])}
-            session.post(f"{server_url}/chat", json=body, timeout=30).raise_for_status()
-            with lock:
-                count += 1
-
-    started = time.monotonic()
-    with ThreadPoolExecutor(4) as pool:
-        for future in [pool.submit(client) for _ in range(4)]:
-            future.result()
-    return {
-        "median_ms": median(overheads) * 1000,
-        "p99_ms": percentile(overheads, 0.99) * 1000,
-        "requests_per_second": count / (time.monotonic() - started),
-    }
+Row = tuple[str, str, str, bool | None]  # metric, measured, target, met (None: not judged)
 
 
-# -- 6: Mojang traffic -----------------------------------------------------------------------
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms"
 
 
-def mojang_burst(up: Upstreams, config: Config) -> dict[str, Any]:
-    """Upstream requests for a burst of questions about a few distinct players, asked from
-    many threads through the /chat logic of one process (its cache and single-flight)."""
-    from mojang_chat import container
-    from mojang_chat.core.deadline import Deadline
-    from mojang_chat.guard import UNKNOWN_CLIENT
-    from mojang_chat.http.chat import ChatRequest, answer_question
+def side_by_side(results: dict[str, Any]) -> list[list[str]]:
+    """The contenders' table: a header, then one row per measure, one column per contender."""
+    warm, start = results["contenders"], results["cold"]
+    keys = [key for key in CONTENDERS if key in warm]  # the JSON has them sorted by name
+    sizes = sorted(warm[keys[0]]["sizes"], key=int)
+    out = [["", *(CONTENDERS[key][0] for key in keys)]]
+    for size in sizes:
+        cells = []
+        for key in keys:
+            row = warm[key]["sizes"][size]
+            ratio = f" ({row['ratio']:.2f}x)" if row["ratio"] else ""
+            cells.append(_ms(row["median_s"]) + ratio)
+        out.append([f"latency (/ floor), {size} player(s)", *cells])
+    out.append(
+        [
+            "Mojang requests / question, " + "/".join(sizes) + " players",
+            *("/".join(f"{warm[k]['sizes'][n]['mojang_requests']:g}" for n in sizes) for k in keys),
+        ]
+    )
+    out.append(["CPU per warm request", *(f"{warm[k]['cpu_ms']:.2f} ms" for k in keys)])
+    counted = results["instructions"]
+    out.append(
+        [
+            "instructions per warm request",
+            *(
+                f"{counted['per_request'][k] / 1e6:,.1f} M"
+                if "per_request" in counted
+                else f"n/a ({counted['skipped']})"
+                for k in keys
+            ),
+        ]
+    )
+    out.append(["cold import + first request", *(_ms(start[k]["cold_s"]) for k in keys)])
+    out.append(["peak RSS, cold", *(f"{start[k]['peak_rss_mb']:.0f} MB" for k in keys)])
+    out.append(["failed questions (left out)", *(str(warm[k]["failures"]) for k in keys)])
+    return out
 
-    container.reset()
-    players = player_names(config.burst_players, prefix="Burst")
-    up.add_players(players)
-    draw = random.Random(6)
-    questions = [
-        question(draw.sample(players, draw.choice((1, 1, 2, 3))))
-        for _ in range(config.burst_questions)
+
+def rows(results: dict[str, Any]) -> list[Row]:
+    """The project's targets (issue 14), then the other measures: (metric, measured, target,
+    met)."""
+    warm, start, doors = results["contenders"], results["cold"], results["doors"]
+    ours = warm["project"]
+    worst = max(ours["sizes"].items(), key=lambda item: item[1]["ratio"] or 0)
+    ratio = worst[1]["ratio"]
+    out: list[Row] = [
+        (
+            "/chat handler, every size",
+            f"worst {ratio:.2f}x the floor ({worst[0]} players)" if ratio else "n/a (no latency)",
+            "<= 1.05x floor",
+            None if ratio is None else all(r["ratio"] <= 1.05 for r in ours["sizes"].values()),
+        )
     ]
-    before = up.mojang_requests()
-
-    def ask(text: str) -> None:
-        answer_question(ChatRequest(message=text), Deadline(25.0), client=UNKNOWN_CLIENT)
-
-    with stdout_to_devnull(), ThreadPoolExecutor(config.burst_threads) as pool:
-        list(pool.map(ask, questions))
-    sent = up.mojang_requests() - before
-    return {
-        "questions": len(questions),
-        "players": len(players),
-        "requests": sent,
-        "floor": len(players),
-        "ratio": sent / len(players),
-    }
-
-
-# -- the table -------------------------------------------------------------------------------
-
-
-def rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
-    """(metric, value, target, met) for the table."""
-    out: list[tuple[str, str, str, bool | None]] = []
-    chat, base = results["chat"], results["tutorial"]
-    for size, row in chat.items():
-        ratio = row["ratio"]
+    chat, poll = doors["chat"]["seconds"], doors["poll_s"]
+    out.append(("/chat over HTTP, 1 player", _ms(chat), "-", None))
+    for door, label in (("runs", "runs: create_and_run"), ("responses", "background response")):
+        row = doors[door]
         out.append(
             (
-                f"/chat {size} player(s)",
-                f"{row['median_s'] * 1000:.0f} ms "
-                f"(min {row['critical_path_s'] * 1000:.0f} ms, "
-                + (f"{ratio:.2f}x)" if ratio else "n/a)"),
-                "<= 1.10x min",
-                None if ratio is None else ratio <= 1.10,
+                f"{label} -> completed",
+                f"{_ms(row['seconds'])} polled every {_ms(poll)}; "
+                f"{row['transitions']:.0f} transitions, {row['api_requests']:.0f} API requests, "
+                f"{row['lambda_invocations']:.0f} invocations",
+                "<= /chat + 1 poll",
+                row["seconds"] <= chat + poll,
             )
         )
-        speedup = base[size] / row["median_s"]
-        target = 3.0 if size == "1" else 5.0 if size == "25" else None
-        out.append(
-            (
-                f"tutorial {size} player(s)",
-                f"{base[size] * 1000:.0f} ms ({speedup:.1f}x slower)",
-                f">= {target:.0f}x" if target else "-",
-                None if target is None else speedup >= target,
-            )
-        )
-    runs = results["runs"]
+    best_cpu = best_peer(warm, lambda r: r["cpu_ms"])
+    counted = results["instructions"].get("per_request", {})
+    best_count = best_peer(counted, float) if counted else None
     out.append(
         (
-            "runs: create -> completed",
-            f"{runs['median_s'] * 1000:.0f} ms, {runs['state_transitions']:.0f} state transitions",
+            "CPU per warm request",
+            f"{ours['cpu_ms']:.2f} ms, {ours['cpu_ms'] / best_cpu:.2f}x the best peer"
+            + (f" (instructions {counted['project'] / best_count:.2f}x)" if best_count else ""),
+            "<= 0.5x best peer",
+            ours["cpu_ms"] <= 0.5 * best_cpu,
+        )
+    )
+    plain = start["plain"]["cold_s"]
+    out.append(
+        (
+            "cold import + first request",
+            f"{_ms(start['project']['cold_s'])}, {start['project']['cold_s'] / plain:.2f}x the "
+            "plain loop",
+            "<= 1.1x plain",
+            start["project"]["cold_s"] <= 1.1 * plain,
+        )
+    )
+    rss = start["project"]["peak_rss_mb"]
+    out.append(("peak RSS, cold", f"{rss:.0f} MB", "< 80 MB", rss < 80))
+    detail = results["cold_detail"]
+    out.append(
+        (
+            "cold: init, first request",
+            f"init {_ms(start['project']['init_s'])} (import openai alone "
+            f"{_ms(detail['import_openai_s'])}), first {_ms(start['project']['first_request_s'])}"
+            f"; openai deferred: {_ms(detail['lazy_openai_init_s'])} + "
+            f"{_ms(detail['lazy_openai_first_request_s'])}",
             "-",
             None,
         )
     )
-    start = results["cold_start"]
-    out.append(
-        (
-            "cold init (import+init)",
-            f"{start['init_s'] * 1000:.0f} ms "
-            f"(openai alone {start['import_openai_s'] * 1000:.0f} ms, {start['ratio']:.2f}x)",
-            "<= 1.30x",
-            start["ratio"] <= 1.30,
-        )
-    )
-    out.append(
-        (
-            "cold first request",
-            f"{start['first_request_s'] * 1000:.0f} ms (openai "
-            f"deferred: init {start['lazy_openai_init_s'] * 1000:.0f} + first "
-            f"{start['lazy_openai_first_request_s'] * 1000:.0f} ms)",
-            "-",
-            None,
-        )
-    )
-    out.append(
-        ("cold init, tracing Active", f"{start['tracing_active_init_s'] * 1000:.0f} ms", "-", None)
-    )
-    out.append(
-        ("cold peak RSS", f"{start['peak_rss_mb']:.0f} MB", "< 128 MB", start["peak_rss_mb"] < 128)
-    )
-    warm = results["warm"]
-    out.append(
-        (
-            "warm overhead",
-            f"median {warm['median_ms']:.2f} ms, p99 {warm['p99_ms']:.2f} ms",
-            "< 5 ms median",
-            warm["median_ms"] < 5,
-        )
-    )
-    out.append(("local server, 0-latency", f"{warm['requests_per_second']:.0f} req/s", "-", None))
-    burst = results["mojang_burst"]
-    out.append(
-        (
-            f"Mojang, {burst['questions']} q / {burst['players']} players",
-            f"{burst['requests']} requests ({burst['ratio']:.2f}x floor)",
-            "<= 1.10x",
-            burst["ratio"] <= 1.10,
-        )
-    )
+    out.append(("cold init, tracing Active", _ms(detail["tracing_active_init_s"]), "-", None))
     shared = results["lambda_burst"]
     alone, limited = shared["one_process"], shared["limited"]
     out.append(
@@ -407,11 +275,12 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
             and limited["wrong"] == 0,
         )
     )
+    base = results["tutorial"]
     out.append(
         (
-            "DynamoDB per question",
-            f"{shared['shared']['dynamodb_reads_per_question']:.2f} reads, "
-            f"{shared['shared']['dynamodb_writes_per_question']:.2f} writes",
+            "historical: the tutorial's polling",
+            ", ".join(f"{size}: {_ms(base[size])}" for size in sorted(base, key=int))
+            + " (1 s polls, one lookup at a time)",
             "-",
             None,
         )
@@ -419,12 +288,54 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     return out
 
 
+def cost_rows(results: dict[str, Any]) -> list[list[str]]:
+    """Dollars per million questions by front door and service (benchmarks/cost.py)."""
+    out = [["per million", "Step Functions Standard", "Express", "Lambda", "DynamoDB", "HTTP API"]]
+    for door, label in (("chat", "/chat"), ("runs", "runs"), ("responses", "background response")):
+        money = results["cost"][door]
+        out.append(
+            [
+                label,
+                *(
+                    f"${money[service]:,.2f}"
+                    for service in (
+                        "step_functions_standard",
+                        "step_functions_express",
+                        "lambda",
+                        "dynamodb",
+                        "api_gateway",
+                    )
+                ),
+            ]
+        )
+    return out
+
+
+def grid(cells: list[list[str]]) -> str:
+    """Columns padded to their widest cell."""
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in cells
+    )
+
+
 def table(results: dict[str, Any]) -> str:
-    lines = [f"{'metric':<30} {'measured':<58} {'target':<14} result"]
+    """Everything printed: the side-by-side table, the targets (judged in a full run only),
+    the cost on paper."""
+    judged = results["judged"]
+    measures = [["metric", "measured", *(["target", "result"] if judged else [])]]
     for metric, value, target, met in rows(results):
-        verdict = "-" if met is None else "pass" if met else "FAIL"
-        lines.append(f"{metric:<30} {value:<58} {target:<14} {verdict}")
-    return "\n".join(lines)
+        verdict = "-" if met is None else "pass" if met else "MISSED"
+        measures.append([metric, value, *([target, verdict] if judged else [])])
+    head = (
+        "Full run: 400 ms per model call, 80 ms per Mojang request, medians."
+        if judged
+        else "SMOKE RUN (--quick): zero latency, one repeat; these numbers judge nothing."
+    )
+    return "\n\n".join(
+        [head, grid(side_by_side(results)), grid(measures), grid(cost_rows(results))]
+    )
 
 
 def machine() -> dict[str, Any]:
@@ -436,44 +347,86 @@ def machine() -> dict[str, Any]:
     }
 
 
+def cost_per_million(doors: dict[str, Any], memory_gb: float) -> dict[str, Any]:
+    """The cost on paper of each door, from its measured counts."""
+    return {
+        door: cost.per_million_runs(
+            transitions=doors[door]["transitions"],
+            execution_s=doors[door]["execution_s"],
+            api_requests=doors[door]["api_requests"],
+            lambda_invocations=doors[door]["lambda_invocations"],
+            lambda_gb_s=doors[door]["lambda_s"] * memory_gb,
+            dynamodb=doors[door]["dynamodb"],
+        )
+        for door in DOORS
+    }
+
+
 def measure(config: Config, progress: Callable[[str], None]) -> dict[str, Any]:
     """Every measurement of the issue, in one run."""
-    from mojang_chat import container
-    from mojang_chat.local.server import running
+    from mojang_chat.local.server import default_template, running
+    from mojang_chat.local.template import Application
 
     names = Names()
-    results: dict[str, Any] = {"machine": machine(), "config": config.__dict__}
+    keys = sidebyside.contenders()
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "config": config.__dict__,
+        "judged": config.model_latency > 0,
+    }
+    latency = (config.model_latency, config.mojang_latency)
     with upstreams.running(2000) as up:
-        progress("cold start")
-        results["cold_start"] = cold_start(up, config)
-        with running(quiet=True) as server:
-            progress("warm overhead")
-            results["warm"] = warm_overhead(server.url, config, names)
-            progress("Mojang burst")
-            up.set_latency(0.0, config.mojang_latency)
-            results["mojang_burst"] = mojang_burst(up, config)
-            container.reset()
-            up.set_latency(config.model_latency, config.mojang_latency)
-            progress("/chat latency")
-            results["chat"] = chat_latency(server.url, config, names)
-            progress("runs path")
-            results["runs"] = runs_path(server.url, config, names)
-        progress("Lambda-like burst")
-        quick = config.burst_questions <= QUICK.burst_questions
-        results["lambda_burst"] = burst.lambda_burst(
-            up, burst.QUICK if quick else burst.FULL, BURST_LIMIT
+        progress(f"cold start: {', '.join(keys)}")
+        results["cold"] = sidebyside.cold(up, keys, config.cold_repeats, names.take)
+        results["cold_detail"] = cold_start(up, config)
+        progress("warm: CPU per request, then latency at each size")
+        results["contenders"] = sidebyside.warm(
+            up,
+            keys,
+            sizes=config.sizes,
+            repeats=config.repeats,
+            cpu_requests=config.cpu_requests,
+            latency=latency,
+            name=names.take,
         )
-        progress("tutorial baseline")
+        progress("instructions under callgrind")
+        results["instructions"] = sidebyside.instructions(
+            up, keys, config.callgrind_requests, names.take
+        )
+        progress("front doors")
+        up.set_latency(*latency)
+        usage = doors.Usage()
+        with usage.installed(), running(quiet=True) as server:
+            results["doors"] = doors.front_doors(
+                server.url,
+                os.environ["RUN_STATE_MACHINE_ARN"],
+                usage,
+                repeats=config.door_repeats,
+                poll_s=config.poll_s,
+                name=names.take,
+            )
+        progress("Lambda-like burst")
+        up.set_latency(0.0, config.mojang_latency)
+        results["lambda_burst"] = burst.lambda_burst(
+            up, burst.FULL if results["judged"] else burst.QUICK, BURST_LIMIT
+        )
+        progress("historical baseline: the tutorial")
+        up.set_latency(*latency)
         results["tutorial"] = tutorial_latency(up, config, names)
+    memory_gb = Application.from_file(default_template()).functions["ChatFunction"].memory_mb / 1024
+    results["cost"] = cost_per_million(results["doors"], memory_gb)
     results["table"] = [
-        {"metric": m, "measured": v, "target": t, "met": ok} for m, v, t, ok in rows(results)
+        {"metric": m, "measured": v, "target": t, "met": ok if results["judged"] else None}
+        for m, v, t, ok in rows(results)
     ]
     return results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smallest configuration, no latency")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: zero latency, judges nothing"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help="where the JSON goes")
     parser.add_argument("--model-latency", type=float, help="seconds per model call")
     parser.add_argument("--mojang-latency", type=float, help="seconds per Mojang request")

@@ -33,6 +33,8 @@ from typing import Any
 import openai
 import requests
 
+from mojang_chat.local.standins import LISTEN_BACKLOG
+
 # The tutorial's tool, its schema written by hand as the tutorial did.
 TUTORIAL_TOOLS = [
     {
@@ -90,6 +92,7 @@ class AssistantsEmulator(ThreadingHTTPServer):
     runs whose model calls go to ``model_base_url`` in the background, tool output submission."""
 
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG  # as the stand-ins: no client waits to be accepted
 
     def __init__(self, model_base_url: str) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
