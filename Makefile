@@ -5,9 +5,6 @@ PY := $(VENV)/bin/python
 LOCK := layers/mojang_chat/requirements.txt
 # Everything the tests and tools use, pinned (the layer's pins included): `make lock` re-pins.
 DEV_LOCK := requirements-dev.txt
-# The frameworks `make bench` measures the project against (the bench extra), pinned apart so
-# that `make test` installs none of them.
-BENCH_LOCK := requirements-bench.txt
 # aws-sam-cli pins its own boto3 and friends: it lives in a venv of its own.
 SAM_VENV ?= .venv-sam
 SAM := $(SAM_VENV)/bin/sam
@@ -25,7 +22,7 @@ help:
 	@echo "make build  sam build (the layer is built for arm64 without Docker)"
 	@echo "make deploy sam build + sam deploy (guided the first time; GUIDED=1 asks again)"
 	@echo "make sam-local ARGS=\"invoke ChatFunction -e events/chat-tutorial.json\"  sam local (Docker)"
-	@echo "make lock   re-pin the layer's requirements and the dev and bench locks (requirements-*.txt)"
+	@echo "make lock   re-pin the layer's requirements and the dev lock (requirements-dev.txt)"
 
 $(VENV)/.installed: pyproject.toml $(LOCK) $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -36,10 +33,6 @@ $(VENV)/.installed: pyproject.toml $(LOCK) $(DEV_LOCK)
 	touch $@
 
 venv: $(VENV)/.installed
-
-$(VENV)/.bench-installed: $(VENV)/.installed $(BENCH_LOCK)
-	$(PY) -m pip install -q -r $(BENCH_LOCK)
-	touch $@
 
 $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)
@@ -107,8 +100,6 @@ lock: venv
 		layers/mojang_chat/requirements.in -o $(LOCK)
 	$(VENV)/bin/uv pip compile --universal --python-version 3.11 --no-header \
 		pyproject.toml --extra dev -c $(LOCK) -o $(DEV_LOCK)
-	$(VENV)/bin/uv pip compile --universal --python-version 3.11 --no-header \
-		pyproject.toml --extra bench -c $(DEV_LOCK) -o $(BENCH_LOCK)
 
 validate: sam-tools
 	$(SAM) validate --lint --region us-east-1
@@ -137,5 +128,5 @@ clean:
 # The project side by side with the frameworks users would pick instead, against the stand-ins
 # (benchmarks/run.py): prints the tables, writes benchmarks/results/latest.json (written up in
 # docs/performance.md). `make bench QUICK=1` is a smoke run that judges nothing.
-bench: $(VENV)/.bench-installed
+bench: venv
 	PYTHONPATH=. $(PY) -m benchmarks.run $(if $(QUICK),--quick)
