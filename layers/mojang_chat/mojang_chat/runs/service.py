@@ -519,11 +519,11 @@ class Conversations:
         background: bool = False,
     ) -> RunRecord:
         """A queued response: a run on the conversation (``conversation_id``), on the one
-        ``previous_response_id`` ended (which must be its latest), or on a new one, after its
-        input. On a conversation, ``messages`` are added and ``outputs`` answer the calls the
-        previous response ended with (each of them, exactly once); a new one is made of the
-        whole history sent (``create_thread``). With ``background``, its workflow is started;
-        else the caller runs it (``runs.inline``)."""
+        ``previous_response_id`` ended (on a branch of it when that is not its latest), or on
+        a new one, after its input. On a conversation, ``messages`` are added and ``outputs``
+        answer the calls the previous response ended with (each of them, exactly once); a new
+        one is made of the whole history sent (``create_thread``). With ``background``, its
+        workflow is started; else the caller runs it (``runs.inline``)."""
         if previous_response_id is not None or conversation_id is not None:
             if any(isinstance(m, EarlierCall) for m in messages):
                 raise InvalidRequest(
