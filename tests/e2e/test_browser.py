@@ -137,6 +137,16 @@ class Page:
         )
         return statuses
 
+    def assert_one_lookup_shown(self) -> None:
+        """The answer's trail names the tutorial's lookup, and its tool line shows the call
+        with its output (even when a poll saw the call before the output)."""
+        trail_text = self.page.locator(".mcw-trail").inner_text()
+        assert "calling the Mojang API: get_uuid_from_username(merrydith)" in trail_text
+        tools = self.page.locator(".mcw-tools")
+        assert tools.locator("summary").inner_text() == "1 Mojang API call"
+        tools.locator("summary").click()
+        assert '"found":true' in tools.inner_text().replace(" ", "")
+
     def posts(self, path: str) -> list[Any]:
         """The JSON bodies of the page's POSTs to ``path`` from now on (the list fills up)."""
         bodies: list[Any] = []
@@ -231,13 +241,7 @@ def test_tutorial_question_in_runs_mode(
     assert "requires_action" in trail
     assert trail[-1] == "completed"
     assert set(trail) <= set(TUTORIAL_STATUSES)
-    trail_text = page.page.locator(".mcw-trail").inner_text()
-    assert "calling the Mojang API: get_uuid_from_username(merrydith)" in trail_text
-    tools = page.page.locator(".mcw-tools")
-    assert tools.locator("summary").inner_text() == "1 Mojang API call"
-    # And the call's output, even when a poll saw the call before it
-    tools.locator("summary").click()
-    assert '"found":true' in tools.inner_text().replace(" ", "")
+    page.assert_one_lookup_shown()
     assert page.errors == []
     page.screenshot("demo-runs.png")
 
@@ -495,9 +499,7 @@ def test_runs_mode_shows_the_whole_trail_even_when_the_run_ends_before_the_first
     assert MERRYDITH_UUID in page.wait_for_answer(MERRYDITH_UUID)
     # Then the trail is every status the run went through, read from its steps
     assert page.trail() == TUTORIAL_STATUSES
-    trail_text = page.page.locator(".mcw-trail").inner_text()
-    assert "calling the Mojang API: get_uuid_from_username(merrydith)" in trail_text
-    assert page.page.locator(".mcw-tools summary").inner_text() == "1 Mojang API call"
+    page.assert_one_lookup_shown()
     assert page.errors == []
 
 
@@ -581,12 +583,7 @@ def test_responses_mode_shows_the_trail_from_the_output_items(
     assert polls
     # And the trail is every status it went through, its Mojang call from the mcp_call item
     assert page.trail() == TUTORIAL_STATUSES
-    trail_text = page.page.locator(".mcw-trail").inner_text()
-    assert "calling the Mojang API: get_uuid_from_username(merrydith)" in trail_text
-    tools = page.page.locator(".mcw-tools")
-    assert tools.locator("summary").inner_text() == "1 Mojang API call"
-    tools.locator("summary").click()
-    assert '"found":true' in tools.inner_text().replace(" ", "")
+    page.assert_one_lookup_shown()
     assert page.errors == []
 
 
