@@ -29,7 +29,7 @@ from mojang_chat.local.server import LocalApi
 from mojang_chat.local.template import Route
 from tests.helpers import application
 
-RUNS_FUNCTION = "RunsFunction"
+V1_FUNCTION = "V1Function"
 # Every handler invocation at once, the most the teardown waits for.
 MAX_IN_FLIGHT = 64
 
@@ -62,7 +62,7 @@ class RunsStack:
     def send(self, event: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
         """The runs function's answer to an API Gateway event: (status, parsed body)."""
         request_id = event["requestContext"]["requestId"]
-        reply = lambda_response(self.api.invoke_function(RUNS_FUNCTION, event), request_id)
+        reply = lambda_response(self.api.invoke_function(V1_FUNCTION, event), request_id)
         body: dict[str, Any] = reply.json()
         return reply.status, body
 
@@ -75,7 +75,7 @@ class RunsStack:
         headers = [("Content-Type", "application/json"), ("OpenAI-Beta", "assistants=v2")]
         target = f"{path}?{urlencode(query)}" if query else path
         request = Request(method, target, headers, raw.encode())
-        route = Route(method, "$default", RUNS_FUNCTION)
+        route = Route(method, "$default", V1_FUNCTION)
         return self.send(build_event(request, route, {}, str(uuid.uuid4())))
 
     def retrieve(self, thread_id: str, run_id: str) -> dict[str, Any]:

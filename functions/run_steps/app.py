@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mojang_chat import container
 from mojang_chat.core import logger, metrics, tracer
-from mojang_chat.runs import run_step
+from mojang_chat.wiring import run_step
 
 # The first request's imports, in Lambda's init phase (full CPU) rather than in the request.
 container.preload()

@@ -157,7 +157,7 @@ def test_api_functions_finish_before_the_http_api_gives_up(with_secret: dict[str
         for permission in resources_of_type(with_secret, "AWS::Lambda::Permission").values()
         if permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
     }
-    assert invoked_by_api == {"<ChatFunction>", "<RunsFunction>"}
+    assert invoked_by_api == {"<ChatFunction>", "<V1Function>"}
     for reference in invoked_by_api:
         function = with_secret["Resources"][reference.strip("<>")]["Properties"]
         # Then its timeout ends before the integration's
@@ -204,7 +204,7 @@ def test_routes_go_to_their_functions(with_secret: dict[str, Any]) -> None:
     for route, integration in routes.items():
         assert integration["type"] == "aws_proxy"
         assert integration["payloadFormatVersion"] == "2.0"
-        function = "RunsFunction" if route in RUNS_ROUTES else "ChatFunction"
+        function = "V1Function" if route in RUNS_ROUTES else "ChatFunction"
         assert f"<{function}.Arn>" in integration["uri"], route
 
 
@@ -338,13 +338,13 @@ def test_the_secret_is_the_only_thing_the_function_may_read(with_secret: dict[st
     # The workflow's model step reads it too, and so does the /v1 function (Chat Completions
     # and responses call the model in the request)
     assert secret in role_statements(with_secret, "RunStepsFunction")
-    assert secret in role_statements(with_secret, "RunsFunction")
+    assert secret in role_statements(with_secret, "V1Function")
 
 
 def test_the_runs_functions_reach_only_the_table_and_the_workflow(
     with_secret: dict[str, Any],
 ) -> None:
-    runs = role_statements(with_secret, "RunsFunction")
+    runs = role_statements(with_secret, "V1Function")
     steps = role_statements(with_secret, "RunStepsFunction")
     # (The steps also read the shared Mojang cache, a table of its own.)
     for statements, tables in ((runs, []), (steps, [["<MojangCacheTable.Arn>"]])):
@@ -434,7 +434,7 @@ def test_the_cost_guard_budgets_come_from_the_parameters() -> None:
     ("function", "parameter", "default"),
     [
         ("ChatFunction", "ChatReservedConcurrency", 10),
-        ("RunsFunction", "RunsReservedConcurrency", 5),
+        ("V1Function", "V1ReservedConcurrency", 5),
         ("RunStepsFunction", "RunStepsReservedConcurrency", 10),
     ],
 )
@@ -452,9 +452,9 @@ def test_each_function_has_its_reserved_concurrency(
 
 def test_the_runs_functions_know_their_table_and_workflow(with_secret: dict[str, Any]) -> None:
     environments = function_environments(with_secret)
-    assert environments["RunsFunction"]["RUNS_TABLE_NAME"] == "<RunsTable>"
-    assert environments["RunsFunction"]["RUN_STATE_MACHINE_ARN"] == "<RunStateMachine>"
-    assert environments["RunsFunction"]["RUN_EXPIRES_SECONDS"] == "600"
+    assert environments["V1Function"]["RUNS_TABLE_NAME"] == "<RunsTable>"
+    assert environments["V1Function"]["RUN_STATE_MACHINE_ARN"] == "<RunStateMachine>"
+    assert environments["V1Function"]["RUN_EXPIRES_SECONDS"] == "600"
     assert environments["RunStepsFunction"]["RUNS_TABLE_NAME"] == "<RunsTable>"
     machine = only_resource_of_type(with_secret, "AWS::StepFunctions::StateMachine")
     assert machine["Properties"]["StateMachineType"] == "STANDARD"
@@ -662,7 +662,7 @@ def test_each_role_grants_exactly_the_actions_its_code_uses() -> None:
     # writes records (RunStore: get_item, query, put_item,
     # update_item, delete_item, batch_write_item to delete a thread, transact_write_items of
     # those), starts, stops and describes its executions, and resumes a waiting one...
-    assert grants(deployed, "RunsFunction") == {
+    assert grants(deployed, "V1Function") == {
         "dynamodb:GetItem": table,
         "dynamodb:Query": table,
         "dynamodb:PutItem": table,
@@ -706,7 +706,7 @@ def test_the_shared_secret_reaches_only_the_api_functions() -> None:
     deployed = deployed_template({**WITH_SECRET, "ApiSharedSecretName": SHARED_SECRET_NAME})
     environments = function_environments(deployed)
     assert environments["ChatFunction"]["API_SHARED_SECRET_SECRET"] == SHARED_SECRET_NAME
-    assert environments["RunsFunction"]["API_SHARED_SECRET_SECRET"] == SHARED_SECRET_NAME
+    assert environments["V1Function"]["API_SHARED_SECRET_SECRET"] == SHARED_SECRET_NAME
     assert "API_SHARED_SECRET_SECRET" not in environments["RunStepsFunction"]
     # Off by default: no variable, no permission
     default = deployed_template(WITH_SECRET)

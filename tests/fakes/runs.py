@@ -10,6 +10,23 @@ from typing import TYPE_CHECKING, TypeVar
 from pydantic import BaseModel
 
 from mojang_chat.runs.errors import NotFound
+from mojang_chat.runs.keys import (
+    ASSISTANT_PREFIX,
+    ASSISTANTS_PARTITION,
+    MESSAGE_PREFIX,
+    RUN_PREFIX,
+    STEP_PREFIX,
+    THREAD,
+    assistant_key,
+    message_key,
+    partition,
+    run_id_of,
+    run_key,
+    sort_key,
+    step_key,
+    steps_prefix,
+)
+from mojang_chat.runs.paging import Page
 from mojang_chat.runs.records import (
     AssistantRecord,
     MessageRecord,
@@ -18,7 +35,6 @@ from mojang_chat.runs.records import (
     ThreadRecord,
     order_key,
 )
-from mojang_chat.runs.store import ASSISTANTS_PARTITION, Page, partition, sort_key
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions.literals import ExecutionStatusType
@@ -80,14 +96,15 @@ class MemoryRunStore:
         self._put(assistant)
 
     def get_assistant(self, assistant_id: str) -> AssistantRecord | None:
-        return self._get(AssistantRecord, ASSISTANTS_PARTITION, f"asst#{assistant_id}")
+        return self._get(AssistantRecord, ASSISTANTS_PARTITION, assistant_key(assistant_id))
 
     def list_assistants(self, page: Page) -> list[AssistantRecord]:
-        return self._page(AssistantRecord, ASSISTANTS_PARTITION, "asst#", page)
+        return self._page(AssistantRecord, ASSISTANTS_PARTITION, ASSISTANT_PREFIX, page)
 
     def delete_assistant(self, assistant_id: str) -> bool:
         return (
-            self.items.get(ASSISTANTS_PARTITION, {}).pop(f"asst#{assistant_id}", None) is not None
+            self.items.get(ASSISTANTS_PARTITION, {}).pop(assistant_key(assistant_id), None)
+            is not None
         )
 
     # --- threads and messages
@@ -103,7 +120,7 @@ class MemoryRunStore:
             self._put(item)
 
     def get_thread(self, thread_id: str, *, consistent: bool = False) -> ThreadRecord | None:
-        return self._get(ThreadRecord, thread_id, "thread")
+        return self._get(ThreadRecord, thread_id, THREAD)
 
     def put_thread(self, thread: ThreadRecord) -> bool:
         stored = self.get_thread(thread.id)
@@ -120,9 +137,8 @@ class MemoryRunStore:
     def delete_thread(self, thread_id: str) -> bool:
         removed = self.items.pop(thread_id, {})
         for key in removed:
-            if key.startswith("run#"):
-                self.locators.pop(key.removeprefix("run#"), None)
-        return "thread" in removed
+            self.locators.pop(run_id_of(key) or "", None)
+        return THREAD in removed
 
     def add_messages(
         self, thread_id: str, messages: Sequence[MessageRecord], max_messages: int
@@ -145,7 +161,7 @@ class MemoryRunStore:
         return True
 
     def get_message(self, thread_id: str, message_id: str) -> MessageRecord | None:
-        return self._get(MessageRecord, thread_id, f"msg#{message_id}")
+        return self._get(MessageRecord, thread_id, message_key(message_id))
 
     def put_message(self, message: MessageRecord) -> bool:
         if not self._exists(message):
@@ -154,7 +170,7 @@ class MemoryRunStore:
         return True
 
     def delete_message(self, thread_id: str, message_id: str) -> bool:
-        if self.items.get(thread_id, {}).pop(f"msg#{message_id}", None) is None:
+        if self.items.get(thread_id, {}).pop(message_key(message_id), None) is None:
             return False
         thread = self.get_thread(thread_id)
         if thread is not None:
@@ -162,7 +178,7 @@ class MemoryRunStore:
         return True
 
     def list_messages(self, thread_id: str, page: Page) -> list[MessageRecord]:
-        return self._page(MessageRecord, thread_id, "msg#", page)
+        return self._page(MessageRecord, thread_id, MESSAGE_PREFIX, page)
 
     # --- runs
 
@@ -180,11 +196,11 @@ class MemoryRunStore:
 
     def delete_run(self, thread_id: str, run_id: str) -> bool:
         self.locators.pop(run_id, None)
-        return self.items.get(thread_id, {}).pop(f"run#{run_id}", None) is not None
+        return self.items.get(thread_id, {}).pop(run_key(run_id), None) is not None
 
     def get_run(self, thread_id: str, run_id: str, *, consistent: bool = False) -> RunRecord | None:
         self.reads.append((run_id, consistent))
-        return self._get(RunRecord, thread_id, f"run#{run_id}")
+        return self._get(RunRecord, thread_id, run_key(run_id))
 
     def replace_run(self, run: RunRecord, version: int) -> bool:
         if not self._at_version(run, version):
@@ -193,7 +209,7 @@ class MemoryRunStore:
         return True
 
     def list_runs(self, thread_id: str, page: Page) -> list[RunRecord]:
-        return self._page(RunRecord, thread_id, "run#", page)
+        return self._page(RunRecord, thread_id, RUN_PREFIX, page)
 
     def save_turn(
         self, run: RunRecord, version: int, items: Sequence[MessageRecord | StepRecord]
@@ -210,7 +226,7 @@ class MemoryRunStore:
         self._put(run)
 
     def _at_version(self, run: RunRecord, version: int) -> bool:
-        stored = self._get(RunRecord, run.thread_id, f"run#{run.id}")
+        stored = self._get(RunRecord, run.thread_id, run_key(run.id))
         if stored is None:
             return False
         if self.conflicts:
@@ -222,10 +238,10 @@ class MemoryRunStore:
     # --- run steps
 
     def get_step(self, thread_id: str, run_id: str, step_id: str) -> StepRecord | None:
-        return self._get(StepRecord, thread_id, f"step#{run_id}#{step_id}")
+        return self._get(StepRecord, thread_id, step_key(run_id, step_id))
 
     def list_steps(self, thread_id: str, run_id: str, page: Page) -> list[StepRecord]:
-        return self._page(StepRecord, thread_id, f"step#{run_id}#", page)
+        return self._page(StepRecord, thread_id, steps_prefix(run_id), page)
 
     def save_outputs(
         self, thread_id: str, run_id: str, step_id: str, outputs: Mapping[str, str]
@@ -238,11 +254,11 @@ class MemoryRunStore:
     def history(self, thread_id: str) -> list[MessageRecord | StepRecord]:
         found: list[MessageRecord | StepRecord] = []
         for key in self.items.get(thread_id, {}):
-            if key.startswith("msg#"):
+            if key.startswith(MESSAGE_PREFIX):
                 message = self._get(MessageRecord, thread_id, key)
                 assert message is not None
                 found.append(message)
-            elif key.startswith("step#"):
+            elif key.startswith(STEP_PREFIX):
                 step = self._get(StepRecord, thread_id, key)
                 assert step is not None
                 found.append(step)

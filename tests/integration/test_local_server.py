@@ -68,8 +68,8 @@ def test_routes_are_read_from_the_template() -> None:
     assert route_of("POST", "/chat") == ("ChatFunction", "POST /chat")
     assert route_of("GET", "/chat") == ("ChatFunction", "$default")
     assert route_of("GET", "/no/such/route") == ("ChatFunction", "$default")
-    assert route_of("POST", "/v1/threads/runs") == ("RunsFunction", "ANY /v1/{proxy+}")
-    assert route_of("GET", "/v1/no/such/route") == ("RunsFunction", "ANY /v1/{proxy+}")
+    assert route_of("POST", "/v1/threads/runs") == ("V1Function", "ANY /v1/{proxy+}")
+    assert route_of("GET", "/v1/no/such/route") == ("V1Function", "ANY /v1/{proxy+}")
 
 
 @pytest.fixture

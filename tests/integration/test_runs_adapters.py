@@ -14,10 +14,12 @@ from moto import mock_aws
 
 from mojang_chat.chat.types import Usage
 from mojang_chat.core.statuses import RunStatus
+from mojang_chat.runs.dynamodb import DynamoRunStore
 from mojang_chat.runs.errors import NotFound
+from mojang_chat.runs.paging import Page
 from mojang_chat.runs.records import (
     AssistantRecord,
-    CalledFunction,
+    FunctionCallRecord,
     MessageRecord,
     RunRecord,
     StepCall,
@@ -26,7 +28,7 @@ from mojang_chat.runs.records import (
     ToolCallRecord,
     new_id,
 )
-from mojang_chat.runs.store import DynamoRunStore, Page, RunStore, transition
+from mojang_chat.runs.store import RunStore, transition
 from mojang_chat.runs.workflow import StepFunctionsWorkflow, Workflow, execution_arn
 from tests.fakes.runs import ConditionFailed, MemoryRunStore, MemoryWorkflow
 
@@ -231,7 +233,7 @@ def test_a_run_is_replaced_at_its_version_only(store: RunStore) -> None:
 
 def test_a_transition_writes_the_change_and_counts_the_version(store: RunStore) -> None:
     thread, run = started_run(store)
-    call = ToolCallRecord(id="call_1", function=CalledFunction(name="lookup", arguments="{}"))
+    call = ToolCallRecord(id="call_1", function=FunctionCallRecord(name="lookup", arguments="{}"))
 
     started = transition(store, thread.id, run.id, lambda r: r.started(110))
     calling = transition(

@@ -15,7 +15,7 @@ import pytest
 
 from mojang_chat.local.server import serving
 from mojang_chat.local.standins import MERRYDITH_UUID
-from mojang_chat.runs.steps import run_step
+from mojang_chat.wiring import run_step
 from tests.aws import RunsStack, runs_stack, schema_errors
 from tests.helpers import TUTORIAL, LambdaContext, function_handler, load_event, use_settings
 
@@ -286,8 +286,8 @@ def call_with_headers(
     from mojang_chat.local.template import Route
 
     request = Request(method, path, [("Content-Type", "application/json")], b"")
-    event = build_event(request, Route(method, "$default", "RunsFunction"), {}, "req-1")
-    reply = lambda_response(stack.api.invoke_function("RunsFunction", event), "req-1")
+    event = build_event(request, Route(method, "$default", "V1Function"), {}, "req-1")
+    reply = lambda_response(stack.api.invoke_function("V1Function", event), "req-1")
     return reply.status, dict(reply.headers), reply.json()
 
 

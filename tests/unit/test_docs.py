@@ -61,17 +61,23 @@ def test_every_template_parameter_is_documented(name: str) -> None:
     "module",
     sorted(
         str(path.relative_to(PACKAGE))
-        for path in PACKAGE.glob("*/*.py")
-        if path.name != "__init__.py"
+        for path in PACKAGE.rglob("*.py")
+        if path.name not in ("__init__.py", "__main__.py")
     ),
 )
 def test_every_module_of_the_package_is_in_the_architecture(module: str) -> None:
-    # Given a module of a subpackage, e.g. mojang/client.py: its file name is on the page,
-    # in its subpackage's entry
-    folder, name = module.split("/")
-    entry = re.search(rf"^\s*{folder}/ .*?(?=^\s*\S+/ |\Z)", text(ARCHITECTURE), re.M | re.S)
+    # Given a module of the package, e.g. mojang/client.py or http/responses/routes.py: its
+    # file name (and its folder within the subpackage) is on the page, in its subpackage's
+    # entry; a module at the top of the package has an entry of its own
+    folder, *within = module.split("/")
+    if not within:
+        assert re.search(rf"^ {{4}}{re.escape(folder)} ", text(ARCHITECTURE), re.M), module
+        return
+    entry = re.search(rf"^ {{4}}{folder}/ .*?(?=^ {{4}}\S|\Z)", text(ARCHITECTURE), re.M | re.S)
     assert entry is not None, f"docs/architecture.md has no entry for {folder}/"
-    assert name in entry.group(0), f"docs/architecture.md does not mention {module}"
+    names = [f"{part}/" for part in within[:-1]] + within[-1:]
+    for name in names:
+        assert name in entry.group(0), f"docs/architecture.md does not mention {module}"
 
 
 def test_the_quick_start_commands_are_there() -> None:

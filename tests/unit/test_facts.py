@@ -41,5 +41,5 @@ def test_the_size_limit_is_written_nowhere_else() -> None:
 
     package = resources.files("mojang_chat")
     kib = f"{MAX_BODY_BYTES // 1024} KiB"
-    for path in ("http/chat.py", "http/assistants.py", "http/resolver.py", "web/widget.js"):
+    for path in ("http/chat.py", "http/v1.py", "http/resolver.py", "web/widget.js"):
         assert kib not in package.joinpath(path).read_text("utf-8"), path

@@ -15,9 +15,9 @@ import pytest
 from openapi_spec_validator import validate
 
 from mojang_chat import __version__, container
-from mojang_chat.http.assistants import runs_api
 from mojang_chat.http.chat import chat_api
 from mojang_chat.http.resolver import JsonApi
+from mojang_chat.http.v1 import v1_api
 from tests.helpers import ROOT, LambdaContext, load_event
 
 # The statuses the resolver answers before any route runs (invalid body, secret, size, API
@@ -25,7 +25,7 @@ from tests.helpers import ROOT, LambdaContext, load_event
 BEFORE_ROUTING = {"400", "401", "413", "429", "500"}
 APIS = {
     "/openapi.json": (chat_api, "/docs", "ChatErrorResponse", "mojang-chat"),
-    "/v1/openapi.json": (runs_api, "/v1/docs", "OpenAIErrorResponse", "mojang-chat Assistants API"),
+    "/v1/openapi.json": (v1_api, "/v1/docs", "OpenAIErrorResponse", "mojang-chat Assistants API"),
 }
 
 

@@ -114,7 +114,7 @@ def stepfunctions() -> SFNClient:
 def run_store() -> RunStore:
     """The runs table, through its DynamoDB adapter."""
     # Not at import: /chat never reads the table.
-    from mojang_chat.runs.store import DynamoRunStore
+    from mojang_chat.runs.dynamodb import DynamoRunStore
 
     settings = get_settings()
     table = settings.required(settings.runs_table_name, "RUNS_TABLE_NAME")

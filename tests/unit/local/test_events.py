@@ -69,7 +69,7 @@ def test_text_bodies_arrive_as_text_and_others_in_base64(
 
 
 def test_event_carries_path_parameters_query_and_cookies() -> None:
-    route = Route("GET", "/v1/threads/{thread_id}/runs/{run_id}", "RunsFunction")
+    route = Route("GET", "/v1/threads/{thread_id}/runs/{run_id}", "V1Function")
     params = route.match("/v1/threads/thread_1/runs/run_2")
     assert params == {"thread_id": "thread_1", "run_id": "run_2"}
     request = Request(

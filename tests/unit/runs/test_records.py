@@ -9,8 +9,8 @@ import pytest
 from mojang_chat.chat.types import Usage
 from mojang_chat.core.statuses import RunStatus
 from mojang_chat.runs.records import (
-    CalledFunction,
-    LastError,
+    FunctionCallRecord,
+    RunError,
     RunRecord,
     ToolCallRecord,
     is_id,
@@ -18,8 +18,8 @@ from mojang_chat.runs.records import (
     order_key,
 )
 
-LOOKUP = ToolCallRecord(id="call_1", function=CalledFunction(name="lookup", arguments="{}"))
-OWN = ToolCallRecord(id="call_2", function=CalledFunction(name="callers", arguments="{}"))
+LOOKUP = ToolCallRecord(id="call_1", function=FunctionCallRecord(name="lookup", arguments="{}"))
+OWN = ToolCallRecord(id="call_2", function=FunctionCallRecord(name="callers", arguments="{}"))
 
 
 def record(status: RunStatus = RunStatus.QUEUED, **fields: Any) -> RunRecord:
@@ -160,8 +160,8 @@ def test_an_ending_keeps_the_tokens_so_far_unless_told_more() -> None:
 def test_a_failure_has_a_last_error_and_an_incomplete_end_its_reason() -> None:
     failed = record().finished(RunStatus.FAILED, 300)
     assert failed is not None
-    assert failed.last_error == LastError(code="server_error", message="the run failed")
-    error = LastError(code="rate_limit_exceeded", message="slow down")
+    assert failed.last_error == RunError(code="server_error", message="the run failed")
+    error = RunError(code="rate_limit_exceeded", message="slow down")
     failed = record().finished(RunStatus.FAILED, 300, last_error=error)
     assert failed is not None
     assert failed.last_error == error

@@ -12,12 +12,20 @@ import pytest
 from mypy_boto3_stepfunctions.literals import ExecutionStatusType
 
 from mojang_chat.core.statuses import RunStatus
-from mojang_chat.runs.conversation import conversation
+from mojang_chat.runs import (
+    ConversationCore,
+    EarlierCall,
+    HistoryItem,
+    NewMessage,
+    ThreadLimits,
+)
 from mojang_chat.runs.errors import CannotCancel, InvalidRequest, NotFound, RunConflict
+from mojang_chat.runs.paging import Page
+from mojang_chat.runs.prompt import model_messages
 from mojang_chat.runs.records import (
     ASSISTANT_ID,
-    CalledFunction,
-    LastError,
+    FunctionCallRecord,
+    RunError,
     RunOptions,
     RunRecord,
     StepCall,
@@ -26,14 +34,6 @@ from mojang_chat.runs.records import (
     is_id,
     new_id,
 )
-from mojang_chat.runs.service import (
-    Conversations,
-    EarlierCall,
-    HistoryItem,
-    NewMessage,
-    ThreadLimits,
-)
-from mojang_chat.runs.store import Page
 from mojang_chat.runs.workflow import STEP_GRACE_SECONDS
 from tests.fakes.runs import MemoryRunStore, MemoryWorkflow
 from tests.helpers import FakeClock
@@ -51,8 +51,8 @@ QUESTION = [
 
 
 @pytest.fixture
-def service(store: MemoryRunStore, workflow: MemoryWorkflow, clock: FakeClock) -> Conversations:
-    return Conversations(
+def service(store: MemoryRunStore, workflow: MemoryWorkflow, clock: FakeClock) -> ConversationCore:
+    return ConversationCore(
         store,
         workflow,
         model="gpt-test",
@@ -65,7 +65,7 @@ def service(store: MemoryRunStore, workflow: MemoryWorkflow, clock: FakeClock) -
     )
 
 
-def create(service: Conversations, **options: object) -> RunRecord:
+def create(service: ConversationCore, **options: object) -> RunRecord:
     return service.create_thread_and_run(
         QUESTION,
         {"t": "1"},
@@ -101,7 +101,9 @@ def requiring_action(
         ttl=run.ttl,
     )
     calls = [
-        ToolCallRecord(id=c, function=CalledFunction(name="get_uuid_from_username", arguments="{}"))
+        ToolCallRecord(
+            id=c, function=FunctionCallRecord(name="get_uuid_from_username", arguments="{}")
+        )
         for c in call_ids
     ]
     calling = started.calling_tools(step.id, [], calls, started.tokens)
@@ -116,7 +118,7 @@ def requiring_action(
 
 
 def test_creating_writes_the_thread_and_a_queued_run_and_starts_its_workflow(
-    service: Conversations, store: MemoryRunStore, workflow: MemoryWorkflow
+    service: ConversationCore, store: MemoryRunStore, workflow: MemoryWorkflow
 ) -> None:
     run = create(service)
 
@@ -142,18 +144,18 @@ def test_creating_writes_the_thread_and_a_queued_run_and_starts_its_workflow(
 
 
 def test_a_run_whose_workflow_cannot_start_fails_at_once(
-    service: Conversations, workflow: MemoryWorkflow
+    service: ConversationCore, workflow: MemoryWorkflow
 ) -> None:
     workflow.start_error = RuntimeError("throttled")
 
     run = create(service)
 
     assert run.status is RunStatus.FAILED
-    assert run.last_error == LastError(code="server_error", message="the run could not be started")
+    assert run.last_error == RunError(code="server_error", message="the run could not be started")
 
 
 def test_the_runs_instructions_replace_the_assistants_and_the_additional_ones_follow(
-    service: Conversations,
+    service: ConversationCore,
 ) -> None:
     assistant = service.create_assistant(instructions="You are terse.", tools=[OWN_TOOL])
     thread, _ = service.create_thread(QUESTION, {})
@@ -172,7 +174,7 @@ def test_the_runs_instructions_replace_the_assistants_and_the_additional_ones_fo
 
 
 def test_a_thread_has_one_active_run_and_takes_no_messages_meanwhile(
-    service: Conversations,
+    service: ConversationCore,
 ) -> None:
     run = create(service)
 
@@ -187,7 +189,7 @@ def test_a_thread_has_one_active_run_and_takes_no_messages_meanwhile(
     assert service.create_run(run.thread_id, ASSISTANT_ID, RunOptions()).status is RunStatus.QUEUED
 
 
-def test_a_thread_holds_at_most_its_bound_of_messages(service: Conversations) -> None:
+def test_a_thread_holds_at_most_its_bound_of_messages(service: ConversationCore) -> None:
     thread, _ = service.create_thread(QUESTION, {})
     service.add_message(thread.id, NewMessage("user", "4"))
     service.add_message(thread.id, NewMessage("user", "5"))
@@ -204,7 +206,7 @@ def test_a_thread_holds_at_most_its_bound_of_messages(service: Conversations) ->
 
 
 def test_a_history_sent_whole_becomes_messages_and_answered_steps(
-    service: Conversations, store: MemoryRunStore
+    service: ConversationCore, store: MemoryRunStore
 ) -> None:
     history: list[HistoryItem] = [
         NewMessage("user", "who is bob, and the weather?"),
@@ -228,7 +230,7 @@ def test_a_history_sent_whole_becomes_messages_and_answered_steps(
         "StepRecord",
     ]
     assert run.inputs == [item.id for item in items]
-    messages = conversation(run, items, context_tokens=10_000)
+    messages = model_messages(run, items, context_tokens=10_000)
     assert [(m["role"], m.get("tool_call_id"), m["content"]) for m in messages[1:]] == [
         ("user", None, "who is bob, and the weather?"),
         ("assistant", None, None),
@@ -251,7 +253,7 @@ def test_a_history_sent_whole_becomes_messages_and_answered_steps(
         )
 
 
-def test_messages_page_and_filter_by_run(service: Conversations, store: MemoryRunStore) -> None:
+def test_messages_page_and_filter_by_run(service: ConversationCore, store: MemoryRunStore) -> None:
     run = create(service)
     answer = store.list_messages(run.thread_id, Page(limit=1)).pop()
     store.put_message(answer.model_copy(update={"run_id": run.id}))
@@ -266,7 +268,7 @@ def test_messages_page_and_filter_by_run(service: Conversations, store: MemoryRu
     assert [m.id for m in by_run.data] == [answer.id]
 
 
-def test_the_built_in_assistant_exists_and_cannot_change(service: Conversations) -> None:
+def test_the_built_in_assistant_exists_and_cannot_change(service: ConversationCore) -> None:
     assert service.assistant(ASSISTANT_ID).id == ASSISTANT_ID
     with pytest.raises(InvalidRequest, match="cannot be modified"):
         service.modify_assistant(ASSISTANT_ID, name="mine")
@@ -274,7 +276,7 @@ def test_the_built_in_assistant_exists_and_cannot_change(service: Conversations)
         service.delete_assistant(ASSISTANT_ID)
 
 
-def test_assistants_are_created_modified_and_deleted(service: Conversations) -> None:
+def test_assistants_are_created_modified_and_deleted(service: ConversationCore) -> None:
     made = service.create_assistant(name="daniels assistant", instructions="hi", tools=[OWN_TOOL])
 
     changed = service.modify_assistant(made.id, instructions="hello", metadata={"k": "v"})
@@ -292,7 +294,7 @@ def test_assistants_are_created_modified_and_deleted(service: Conversations) -> 
 
 
 @pytest.mark.parametrize("kind", ["assistant", "thread", "message", "run", "step"])
-def test_unknown_ids_are_not_found(service: Conversations, kind: str) -> None:
+def test_unknown_ids_are_not_found(service: ConversationCore, kind: str) -> None:
     run = create(service)
     thread_id = run.thread_id
     reads: dict[str, Callable[[], object]] = {
@@ -306,7 +308,7 @@ def test_unknown_ids_are_not_found(service: Conversations, kind: str) -> None:
         reads[kind]()
 
 
-def test_a_run_on_another_thread_is_not_found(service: Conversations) -> None:
+def test_a_run_on_another_thread_is_not_found(service: ConversationCore) -> None:
     run = create(service)
     other = create(service)
     with pytest.raises(NotFound, match="No run found"):
@@ -314,7 +316,7 @@ def test_a_run_on_another_thread_is_not_found(service: Conversations) -> None:
 
 
 def test_get_reads_the_run_once_while_it_is_within_its_time(
-    service: Conversations, store: MemoryRunStore, workflow: MemoryWorkflow
+    service: ConversationCore, store: MemoryRunStore, workflow: MemoryWorkflow
 ) -> None:
     run = create(service)
     store.reads.clear()
@@ -342,7 +344,7 @@ def test_every_execution_status_has_a_reconciliation() -> None:
 
 @pytest.mark.parametrize(("execution", "expected"), RECONCILED.items())
 def test_an_open_run_past_its_time_is_reconciled_with_its_execution(
-    service: Conversations,
+    service: ConversationCore,
     store: MemoryRunStore,
     workflow: MemoryWorkflow,
     clock: FakeClock,
@@ -365,13 +367,13 @@ def test_an_open_run_past_its_time_is_reconciled_with_its_execution(
     assert workflow.described == [run.id]
     assert read.status is status
     assert read.last_error == (
-        None if message is None else LastError(code="server_error", message=message)
+        None if message is None else RunError(code="server_error", message=message)
     )
     assert store.get_run(run.thread_id, run.id) == read
 
 
 def test_an_ended_run_is_never_reconciled(
-    service: Conversations, store: MemoryRunStore, workflow: MemoryWorkflow, clock: FakeClock
+    service: ConversationCore, store: MemoryRunStore, workflow: MemoryWorkflow, clock: FakeClock
 ) -> None:
     run = create(service)
     ended = run.finished(RunStatus.COMPLETED, NOW)
@@ -385,7 +387,7 @@ def test_an_ended_run_is_never_reconciled(
 
 
 def test_cancelling_stops_the_execution_and_the_next_read_ends_the_run(
-    service: Conversations, store: MemoryRunStore, workflow: MemoryWorkflow, clock: FakeClock
+    service: ConversationCore, store: MemoryRunStore, workflow: MemoryWorkflow, clock: FakeClock
 ) -> None:
     run = in_progress(store, create(service))
 
@@ -403,7 +405,7 @@ def test_cancelling_stops_the_execution_and_the_next_read_ends_the_run(
 
 
 def test_a_cancelling_run_whose_execution_still_runs_stays_cancelling(
-    service: Conversations, store: MemoryRunStore, workflow: MemoryWorkflow
+    service: ConversationCore, store: MemoryRunStore, workflow: MemoryWorkflow
 ) -> None:
     run = in_progress(store, create(service))
     workflow.stop_error = RuntimeError("throttled")
@@ -415,7 +417,7 @@ def test_a_cancelling_run_whose_execution_still_runs_stays_cancelling(
 
 
 def test_cancelling_a_run_whose_execution_never_started_ends_it_on_the_next_read(
-    service: Conversations, workflow: MemoryWorkflow
+    service: ConversationCore, workflow: MemoryWorkflow
 ) -> None:
     run = create(service)
     del workflow.executions[run.id]
@@ -426,7 +428,7 @@ def test_cancelling_a_run_whose_execution_never_started_ends_it_on_the_next_read
 
 
 def test_cancelling_an_ended_run_is_refused(
-    service: Conversations, store: MemoryRunStore, workflow: MemoryWorkflow
+    service: ConversationCore, store: MemoryRunStore, workflow: MemoryWorkflow
 ) -> None:
     run = create(service)
     ended = run.finished(RunStatus.COMPLETED, NOW)
@@ -442,7 +444,7 @@ def test_cancelling_an_ended_run_is_refused(
 
 
 def test_cancelling_a_waiting_run_lets_its_workflow_go_on_to_end_it(
-    service: Conversations, store: MemoryRunStore, workflow: MemoryWorkflow
+    service: ConversationCore, store: MemoryRunStore, workflow: MemoryWorkflow
 ) -> None:
     run = requiring_action(store, workflow, create(service), "call_1")
 
@@ -455,7 +457,7 @@ def test_cancelling_a_waiting_run_lets_its_workflow_go_on_to_end_it(
 
 
 def test_a_run_waiting_past_its_expiry_ends_expired_and_releases_its_workflow(
-    service: Conversations, store: MemoryRunStore, workflow: MemoryWorkflow, clock: FakeClock
+    service: ConversationCore, store: MemoryRunStore, workflow: MemoryWorkflow, clock: FakeClock
 ) -> None:
     run = requiring_action(store, workflow, create(service), "call_1")
     clock.now = NOW + EXPIRES_SECONDS
@@ -469,7 +471,7 @@ def test_a_run_waiting_past_its_expiry_ends_expired_and_releases_its_workflow(
 
 
 def test_submitted_outputs_land_on_the_step_and_resume_the_run(
-    service: Conversations, store: MemoryRunStore, workflow: MemoryWorkflow
+    service: ConversationCore, store: MemoryRunStore, workflow: MemoryWorkflow
 ) -> None:
     run = requiring_action(store, workflow, create(service), "call_1", "call_2")
 
@@ -509,7 +511,7 @@ def test_submitted_outputs_land_on_the_step_and_resume_the_run(
     ],
 )
 def test_outputs_must_answer_each_waiting_call_once_within_the_limit(
-    service: Conversations,
+    service: ConversationCore,
     store: MemoryRunStore,
     workflow: MemoryWorkflow,
     outputs: list[tuple[str, str]],
@@ -530,7 +532,7 @@ def test_outputs_must_answer_each_waiting_call_once_within_the_limit(
 
 
 def test_outputs_for_a_run_that_does_not_wait_are_refused(
-    service: Conversations, store: MemoryRunStore
+    service: ConversationCore, store: MemoryRunStore
 ) -> None:
     run = in_progress(store, create(service))
     with pytest.raises(InvalidRequest, match='status "in_progress" do not accept tool outputs'):
@@ -538,7 +540,7 @@ def test_outputs_for_a_run_that_does_not_wait_are_refused(
 
 
 def test_outputs_that_come_after_the_wait_timed_out_expire_the_run(
-    service: Conversations, store: MemoryRunStore, workflow: MemoryWorkflow
+    service: ConversationCore, store: MemoryRunStore, workflow: MemoryWorkflow
 ) -> None:
     run = requiring_action(store, workflow, create(service), "call_1")
     workflow.waiting.clear()  # the wait timed out in the workflow
@@ -549,7 +551,7 @@ def test_outputs_that_come_after_the_wait_timed_out_expire_the_run(
 
 
 def test_a_deleted_thread_cancels_its_active_run_and_is_gone(
-    service: Conversations, workflow: MemoryWorkflow
+    service: ConversationCore, workflow: MemoryWorkflow
 ) -> None:
     run = create(service)
 
@@ -561,7 +563,7 @@ def test_a_deleted_thread_cancels_its_active_run_and_is_gone(
 
 
 def test_a_transition_that_loses_a_race_reads_again(
-    service: Conversations, store: MemoryRunStore
+    service: ConversationCore, store: MemoryRunStore
 ) -> None:
     # Given a run that another writer changes once while the cancel is written
     run = create(service)
@@ -576,7 +578,7 @@ def test_a_transition_that_loses_a_race_reads_again(
 
 
 def test_a_record_that_keeps_changing_is_a_conflict(
-    service: Conversations, store: MemoryRunStore
+    service: ConversationCore, store: MemoryRunStore
 ) -> None:
     run = create(service)
     store.conflicts = 5

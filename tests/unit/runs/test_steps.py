@@ -17,19 +17,19 @@ from mojang_chat.chat.types import ToolCall, Usage
 from mojang_chat.core.deadline import Deadline, DeadlineExceeded
 from mojang_chat.core.settings import ConfigurationError, ModelNotConfigured
 from mojang_chat.core.statuses import RunStatus
+from mojang_chat.runs import ConversationCore, NewMessage, ThreadLimits
 from mojang_chat.runs.errors import NotFound
+from mojang_chat.runs.failures import CaughtError
 from mojang_chat.runs.records import (
     ASSISTANT_ID,
-    LastError,
     MessageRecord,
+    RunError,
     RunOptions,
     RunRecord,
     StepRecord,
     ToolCallRecord,
 )
-from mojang_chat.runs.service import Conversations, NewMessage, ThreadLimits
 from mojang_chat.runs.steps import (
-    CaughtError,
     RunNotWaiting,
     ToolStep,
     WaitStep,
@@ -107,8 +107,8 @@ def registry() -> ToolRegistry:
     return tools
 
 
-def service(store: MemoryRunStore, clock: FakeClock) -> Conversations:
-    return Conversations(
+def service(store: MemoryRunStore, clock: FakeClock) -> ConversationCore:
+    return ConversationCore(
         store,
         MemoryWorkflow(),
         model="gpt-test",
@@ -140,7 +140,7 @@ def step(
         context_tokens=CONTEXT_TOKENS,
         deadline=Deadline(30),
         clock=clock,
-    )
+    ).model_dump(mode="json")  # as the workflow's state holds it
 
 
 def brief(outcome: dict[str, Any]) -> dict[str, Any]:
@@ -170,7 +170,7 @@ def run_tool(
         tools=registry(),
         max_chars=1000,
         deadline=Deadline(30),
-    )
+    ).model_dump(mode="json")
 
 
 def run_tools(store: MemoryRunStore, run: RunRecord, outcome: dict[str, Any]) -> None:
@@ -304,9 +304,9 @@ def test_the_wait_step_keeps_the_token_and_requires_action(
     step(store, run, ScriptedModel(asks_for("bob")), clock)
     wait = WaitStep(step="wait", thread_id=run.thread_id, run_id=run.id, task_token="tok")
 
-    assert wait_step(wait, store=store) == {"status": "requires_action"}
+    assert wait_step(wait, store=store).model_dump(mode="json") == {"status": "requires_action"}
     # Retried, it is the same
-    assert wait_step(wait, store=store) == {"status": "requires_action"}
+    assert wait_step(wait, store=store).model_dump(mode="json") == {"status": "requires_action"}
     assert (stored(store, run).status, stored(store, run).task_token) == (
         RunStatus.REQUIRES_ACTION,
         "tok",
@@ -509,12 +509,14 @@ def test_the_fail_step_shows_the_message_of_an_error_written_for_callers(
 ) -> None:
     caught = CaughtError(Error=error.__name__, Cause=cause("the model is down"))
 
-    outcome = fail_step(run.thread_id, run.id, caught, store=store, clock=clock)
+    outcome = fail_step(
+        run.thread_id, run.id, caught.failure(), store=store, clock=clock
+    ).model_dump(mode="json")
 
     assert brief(outcome) == {"status": "failed", "calls": 0, "waits": False}
     code = "rate_limit_exceeded" if error is ModelRateLimited else "server_error"
     record = stored(store, run)
-    assert record.last_error == LastError(code=code, message="the model is down")
+    assert record.last_error == RunError(code=code, message="the model is down")
     assert record.failed_at == NOW
 
 
@@ -530,9 +532,9 @@ def test_the_fail_step_shows_the_message_of_an_error_written_for_callers(
 def test_the_fail_step_shows_only_the_name_of_any_other_error(
     store: MemoryRunStore, run: RunRecord, clock: FakeClock, caught: CaughtError
 ) -> None:
-    fail_step(run.thread_id, run.id, caught, store=store, clock=clock)
+    fail_step(run.thread_id, run.id, caught.failure(), store=store, clock=clock)
 
-    assert stored(store, run).last_error == LastError(
+    assert stored(store, run).last_error == RunError(
         code="server_error", message=f"the run failed ({caught.Error})"
     )
 
@@ -545,7 +547,9 @@ def test_the_fail_step_ends_a_cancelling_run_cancelled(
     store.put_run(cancelling)
 
     failed = CaughtError(Error="ModelFailed")
-    outcome = fail_step(run.thread_id, run.id, failed, store=store, clock=clock)
+    outcome = fail_step(
+        run.thread_id, run.id, failed.failure(), store=store, clock=clock
+    ).model_dump(mode="json")
 
     assert outcome["status"] == "cancelled"
 
@@ -618,7 +622,7 @@ def test_the_fail_step_logs_where_the_task_failed_and_what_the_caller_is_told(
     body = {"errorMessage": "'secret internals'", "errorType": "KeyError", "stackTrace": trace}
     caught = CaughtError(Error="KeyError", Cause=json.dumps(body))
 
-    fail_step(run.thread_id, run.id, caught, store=store, clock=clock)
+    fail_step(run.thread_id, run.id, caught.failure(), store=store, clock=clock)
 
     # Then the log says where it failed and what the caller was told, never the message
     (record,) = [r for r in caplog.records if r.getMessage() == "run failed"]

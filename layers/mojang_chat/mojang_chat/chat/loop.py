@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mojang_chat.chat.model import ChatModel, ModelTurn
+from mojang_chat.chat.model import CallOptions, ChatModel, ModelTurn
 from mojang_chat.chat.registry import ToolRegistry
 from mojang_chat.chat.types import ToolCall, ToolResult, Usage
 from mojang_chat.core.deadline import Deadline
@@ -143,7 +143,7 @@ def converse(
     on_status: Callable[[RunStatus], None] | None = None,
     on_tool_results: Callable[[Sequence[ToolResult]], None] | None = None,
     client_tools: Sequence[dict[str, Any]] = (),
-    options: Mapping[str, Any] | None = None,
+    options: CallOptions | None = None,
 ) -> ChatOutcome:
     """Run the conversation to an answer, going through the Assistants run statuses.
 
@@ -156,32 +156,32 @@ def converse(
     (``ModelError``) and ``DeadlineExceeded``; whatever a tool does wrong goes to the model.
     """
     offered, client_names = offer(tools, client_tools)
-    messages = list(messages)
-    statuses: list[RunStatus] = []
-    results: list[ToolResult] = []
-    usage = Usage()
-    last_text: str | None = None
+    messages, statuses, results = list(messages), list[RunStatus](), list[ToolResult]()
+    usage, last_text = Usage(), None
 
     def enter(status: RunStatus) -> None:
         statuses.append(status)
         if on_status is not None:
             on_status(status)
 
-    def finish(turn: ModelTurn | None, reason: IncompleteReason | None) -> ChatOutcome:
-        status = RunStatus.INCOMPLETE if reason else RunStatus.COMPLETED
-        enter(status)
-        if reason:
-            logger.warning("conversation incomplete", extra={"reason": reason})
+    def outcome(turn: ModelTurn | None, status: RunStatus, **fields: Any) -> ChatOutcome:
         return ChatOutcome(
-            answer=final_answer(turn, last_text, reason, limits),
             status=status,
             statuses=statuses,
             tool_results=results,
             usage=usage,
             model=turn.model if turn else model.name,
-            incomplete_reason=reason,
             messages=messages,
+            **fields,
         )
+
+    def finish(turn: ModelTurn | None, reason: IncompleteReason | None) -> ChatOutcome:
+        status = RunStatus.INCOMPLETE if reason else RunStatus.COMPLETED
+        enter(status)
+        if reason:
+            logger.warning("conversation incomplete", extra={"reason": reason})
+        answer = final_answer(turn, last_text, reason, limits)
+        return outcome(turn, status, answer=answer, incomplete_reason=reason)
 
     enter(RunStatus.QUEUED)
     rounds = 0
@@ -199,26 +199,31 @@ def converse(
         enter(RunStatus.REQUIRES_ACTION)
         theirs = [call for call in turn.tool_calls if call.name in client_names]
         if theirs:
-            return ChatOutcome(
-                answer=turn.content or "",
-                status=RunStatus.REQUIRES_ACTION,
-                statuses=statuses,
-                tool_results=results,
-                usage=usage,
-                model=turn.model,
-                messages=messages,
-                client_calls=theirs,
+            return outcome(
+                turn, RunStatus.REQUIRES_ACTION, answer=turn.content or "", client_calls=theirs
             )
-        runnable, answered = calls_to_run(turn.tool_calls, limits)
-        ran = iter(tools.run_all(runnable, context, deadline, executor) if runnable else [])
-        # In the order the model asked: every call is answered.
-        batch = [answered.get(i) or next(ran) for i in range(len(turn.tool_calls))]
+        batch = run_calls(turn.tool_calls, tools, context, executor, limits, deadline)
         results.extend(batch)
-        max_chars = limits.tool_output_max_chars
-        messages.extend(tool_messages((r.call.id, r.content(max_chars)) for r in batch))
+        cap = limits.tool_output_max_chars
+        messages.extend(tool_messages((r.call.id, r.content(cap)) for r in batch))
         if on_tool_results is not None:
             on_tool_results(batch)
         rounds += 1
+
+
+def run_calls(
+    calls: Sequence[ToolCall],
+    tools: ToolRegistry,
+    context: object,
+    executor: Executor,
+    limits: Limits,
+    deadline: Deadline,
+) -> list[ToolResult]:
+    """The results of one turn's tool calls, in the order the model asked: every call is
+    answered (those over the per-turn cap, or malformed, without running)."""
+    runnable, answered = calls_to_run(calls, limits)
+    ran = iter(tools.run_all(runnable, context, deadline, executor) if runnable else [])
+    return [answered.get(i) or next(ran) for i in range(len(calls))]
 
 
 def offer(

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 from urllib.parse import urlsplit, urlunsplit
 
 from mojang_chat.chat.types import ToolCall, Usage
@@ -28,6 +28,29 @@ MIN_CALL_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 8.0
 # A completion's JSON around the model's own text: ids, usage, roles, tool call ids and names.
 COMPLETION_ENVELOPE_BYTES = 64 * 1024
+
+
+class CallOptions(TypedDict):
+    """What a caller chose for the model calls of one conversation (a run, a response, a
+    completion request); None leaves the model's default."""
+
+    tool_choice: str | dict[str, Any] | None
+    parallel_tool_calls: bool | None
+    max_completion_tokens: int | None
+
+
+def call_options(
+    tool_choice: str | dict[str, Any] | None = None,
+    parallel_tool_calls: bool | None = None,
+    max_completion_tokens: int | None = None,
+) -> CallOptions:
+    """The options of a model call. Parallel tool calls are the model's default: only turning
+    them off is sent."""
+    return {
+        "tool_choice": tool_choice,
+        "parallel_tool_calls": False if parallel_tool_calls is False else None,
+        "max_completion_tokens": max_completion_tokens,
+    }
 
 
 class ModelError(Exception):
@@ -94,7 +117,7 @@ class ChatModel(Protocol):
         messages: Sequence[dict[str, Any]],
         tools: Sequence[dict[str, Any]],
         deadline: Deadline,
-        options: Mapping[str, Any] | None = None,
+        options: CallOptions | None = None,
     ) -> ModelTurn:
         """One completion of ``messages`` with ``tools``, within ``deadline``; ``options``
         are a run's ``tool_choice``, ``parallel_tool_calls`` and ``max_completion_tokens``."""
@@ -145,7 +168,7 @@ class Model:
         messages: Sequence[dict[str, Any]],
         tools: Sequence[dict[str, Any]],
         deadline: Deadline,
-        options: Mapping[str, Any] | None = None,
+        options: CallOptions | None = None,
     ) -> ModelTurn:
         """One completion; transient failures are retried while the deadline allows. The
         whole call, however slowly the server sends its bytes, ends by the deadline."""
@@ -156,7 +179,9 @@ class Model:
             timeout = deadline.check("a model call")
             started = time.monotonic()
             try:
-                call = partial(self._create, messages, tools, timeout, deadline, options or {})
+                call = partial(
+                    self._create, messages, tools, timeout, deadline, options or call_options()
+                )
                 data = call_by(deadline, "the model call", call)
             except DeadlineExceeded:
                 count("ModelErrors")
@@ -212,7 +237,7 @@ class Model:
         tools: Sequence[dict[str, Any]],
         timeout: float,
         deadline: Deadline,
-        options: Mapping[str, Any],
+        options: CallOptions,
     ) -> Any:
         """``POST /chat/completions`` through the client's own request path (auth, timeout,
         errors mapped to ``openai`` exceptions), the body read by us: at most

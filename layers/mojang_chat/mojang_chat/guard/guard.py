@@ -15,11 +15,11 @@ from __future__ import annotations
 import ipaddress
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mojang_chat.chat.model import ChatModel, ModelTurn
+from mojang_chat.chat.model import CallOptions, ChatModel, ModelTurn
 from mojang_chat.core.deadline import Deadline
 from mojang_chat.core.observability import count, logger
 from mojang_chat.guard.counters import Counters
@@ -138,7 +138,7 @@ class MeteredModel:
         messages: Sequence[dict[str, Any]],
         tools: Sequence[dict[str, Any]],
         deadline: Deadline,
-        options: Mapping[str, Any] | None = None,
+        options: CallOptions | None = None,
     ) -> ModelTurn:
         """One call of the wrapped model, if the budgets allow it."""
         self._guard.check_tokens(self._client)

@@ -15,19 +15,20 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from pydantic import BaseModel, ConfigDict, Field
 
 from mojang_chat import container
-from mojang_chat.chat.loop import ChatOutcome, build_messages, converse
-from mojang_chat.chat.model import ModelFailed, ModelRateLimited, ModelUnavailable
+from mojang_chat.chat.loop import ChatOutcome, build_messages
 from mojang_chat.chat.types import ToolResult, Usage
-from mojang_chat.core.deadline import Deadline, DeadlineExceeded
+from mojang_chat.core.deadline import Deadline
 from mojang_chat.core.observability import logger
-from mojang_chat.core.settings import ConfigurationError, ModelNotConfigured, get_settings
+from mojang_chat.core.settings import ConfigurationError, get_settings
 from mojang_chat.core.statuses import TERMINAL_STATUSES, RunStatus
 from mojang_chat.guard import BudgetExhausted, ClientLimited, CountersUnavailable, GuardRefused
 from mojang_chat.http.errors import (
+    MODEL_ERRORS,
     ChatErrorResponse,
     chat_error_body,
     chat_problems,
     documented,
+    model_error,
 )
 from mojang_chat.http.limits import (
     BODY_NOT_JSON_DOC,
@@ -38,7 +39,7 @@ from mojang_chat.http.limits import (
     Text,
 )
 from mojang_chat.http.resolver import BodyBeyondLimits, JsonApi
-from mojang_chat.mojang.tools import ToolContext, mojang_tools
+from mojang_chat.wiring import answer, request_deadline
 
 # Browsers and CDNs may reuse the widget for five minutes, then revalidate with its ETag: a
 # redeploy reaches every page within minutes, and an unchanged file costs a 304.
@@ -124,16 +125,11 @@ ERRORS = {
 }
 
 
-# Every failure of /chat, and what a caller sees (the most specific class first).
+# Every failure of /chat besides the model's, and what a caller sees.
 ERROR_STATUSES: dict[type[Exception], tuple[int, str]] = {
     ClientLimited: (429, "rate_limited"),
     BudgetExhausted: (503, "budget_exhausted"),
     CountersUnavailable: (503, "guard_unavailable"),
-    ModelRateLimited: (503, "model_rate_limited"),
-    ModelUnavailable: (503, "model_unavailable"),
-    ModelNotConfigured: (503, "model_not_configured"),
-    ModelFailed: (502, "model_error"),
-    DeadlineExceeded: (504, "deadline_exceeded"),
     ConfigurationError: (500, "configuration_error"),
 }
 
@@ -149,21 +145,13 @@ def answer_question(
     """Run the tool loop for one ``/chat`` request with this container's clients, if the
     cost guard admits ``client`` (raises ``GuardRefused`` before any model call if not); the
     callbacks let a terminal print the transcript as it happens."""
-    settings = get_settings()
-    guard = container.guard()
-    guard.admit(client)
-    if settings.log_message_contents:
+    if get_settings().log_message_contents:
         logger.info("question", extra={"question": request.message})
     messages = build_messages(request.message, [(t.role, t.content) for t in request.history])
-    mojang = container.mojang()
-    return converse(
+    return answer(
         messages,
-        model=guard.metered(container.model(), client),
-        tools=mojang_tools,
-        context=ToolContext(mojang=mojang, deadline=deadline),
-        executor=container.executor(),
-        limits=container.limits(),
-        deadline=deadline,
+        deadline,
+        client,
         on_status=on_status,
         on_tool_results=on_tool_results,
     )
@@ -189,12 +177,7 @@ def chat_api() -> JsonApi:
         },
     )
     def chat(request: ChatRequest) -> ChatResponse:
-        settings = get_settings()
-        deadline = Deadline.for_request(
-            app.lambda_context,
-            cap=settings.request_deadline_seconds,
-            margin=settings.deadline_margin_seconds,
-        )
+        deadline = request_deadline(app.lambda_context)
         outcome = answer_question(request, deadline, client=app.client)
         return ChatResponse.from_outcome(outcome, app.request_id)
 
@@ -215,10 +198,11 @@ def chat_api() -> JsonApi:
         return app.error(422, "invalid_request", chat_problems(problems))
 
     def known_error(error: Exception) -> Response[str]:
+        if isinstance(error, tuple(MODEL_ERRORS)):
+            status, error_type, headers = model_error(error)
+            return app.error(status, error_type, str(error), headers)
         status, error_type = next(v for k, v in ERROR_STATUSES.items() if isinstance(error, k))
         headers = {}
-        if isinstance(error, ModelRateLimited) and error.retry_after is not None:
-            headers["Retry-After"] = str(max(1, round(error.retry_after)))
         if isinstance(error, GuardRefused):
             headers["Retry-After"] = str(error.retry_after)
         if status == 500:
@@ -243,7 +227,7 @@ def chat_api() -> JsonApi:
         return app.error(500, "internal_error", "an unexpected error occurred")
 
     app.exception_handler(RequestValidationError)(invalid_request)
-    app.exception_handler(list(ERROR_STATUSES))(known_error)
+    app.exception_handler([*ERROR_STATUSES, *MODEL_ERRORS])(known_error)
     app.exception_handler(NotFoundError)(not_found)
     app.exception_handler(Exception)(unexpected)
     return app

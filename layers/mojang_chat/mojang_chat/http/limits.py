@@ -35,6 +35,16 @@ MAX_FUNCTION_TOOLS = 20
 # An assistant's name and description, in characters (OpenAI's bounds).
 MAX_NAME_CHARS = 256
 MAX_DESCRIPTION_CHARS = 512
+# The most messages one request adds to a thread (its own bound is THREAD_MAX_MESSAGES), and
+# the most tool outputs one submit carries.
+MAX_REQUEST_MESSAGES = MAX_HISTORY_TURNS + 1
+MAX_TOOL_OUTPUTS = 128
+# The most input items one Responses request (or one conversation's items) may send.
+MAX_INPUT_ITEMS = 100
+# The most messages one Chat Completions request may send (its body is bounded besides), and
+# the longest text one of them may hold: a chat UI's system prompt is longer than a question.
+MAX_COMPLETION_MESSAGES = 100
+MAX_COMPLETION_MESSAGE_CHARS = MAX_INSTRUCTIONS_CHARS
 # One page of a list: OpenAI's ``limit`` is 1 to 100, 20 by default.
 MAX_PAGE_ITEMS = 100
 DEFAULT_PAGE_ITEMS = 20

@@ -1,5 +1,6 @@
-"""HTTP plumbing shared by the functions behind the HTTP API: the resolver, CORS, body limits,
-the optional shared secret, request ids, and JSON error responses."""
+"""HTTP plumbing shared by the functions behind the HTTP API: the resolver and the routers of
+its front doors, CORS, body limits, the optional shared secret, request ids, and JSON error
+responses."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
 from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
@@ -103,7 +105,55 @@ def _deeper_than(structure: str, levels: int) -> bool:
     return bool(brackets)
 
 
-class JsonApi(APIGatewayHttpResolver):
+class InvocationView:
+    """What a route reads of the invocation it answers: the event, the Lambda context, the
+    request id, the client and the query. Always this invocation's own, even while another is
+    answered at the same time (Powertools keeps the event on its BaseRouter class, shared by
+    every resolver of the process)."""
+
+    # Read-only: Powertools writes these on its BaseRouter class, never on the instance.
+    @property
+    def current_event(self) -> APIGatewayProxyEventV2:
+        """The event being answered."""
+        return _current()[0]
+
+    @property
+    def lambda_context(self) -> LambdaContext:
+        """The Lambda context of the invocation being answered."""
+        return _current()[1]
+
+    @property
+    def request_id(self) -> str:
+        """API Gateway's id of the current request (also in the logs)."""
+        return request_id(self.current_event.raw_event, getattr(self, "lambda_context", None))
+
+    @property
+    def client(self) -> str:
+        """Whom the cost guard counts the current request against: the address API Gateway
+        saw (``requestContext.http.sourceIp``), never a header, which a caller could write."""
+        context = self.current_event.raw_event.get("requestContext") or {}
+        return client_key((context.get("http") or {}).get("sourceIp"))
+
+    def query(self) -> dict[str, str]:
+        """The current request's query parameters."""
+        return dict(self.current_event.query_string_parameters or {})
+
+
+def _current() -> tuple[APIGatewayProxyEventV2, LambdaContext]:
+    current = _invocation.get()
+    if current is None:
+        raise AttributeError("no event is being answered")
+    return current
+
+
+class JsonRouter(InvocationView, Router):  # type: ignore[misc,override]
+    """The routes of one front door, joined to a ``JsonApi`` with ``include_router``."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+
+
+class JsonApi(InvocationView, APIGatewayHttpResolver):  # type: ignore[misc,override]
     """The Powertools HTTP API resolver, with validation on, CORS for the configured origins,
     bodies over ``MAX_BODY_BYTES`` refused with 413 before they are parsed (and bodies beyond
     the JSON limits with 400 as they are), and, when a shared secret is configured, every
@@ -206,42 +256,12 @@ class JsonApi(APIGatewayHttpResolver):
         routes = self._static_routes + self._dynamic_routes
         return sorted({route.method for route in routes if route.rule.match(path)})
 
-    # Read-only: Powertools writes these on its BaseRouter class, never on the instance.
-    @property
-    def current_event(self) -> APIGatewayProxyEventV2:  # type: ignore[override]
-        """The event being answered (this invocation's, never a concurrent one's)."""
-        return self._current()[0]
-
-    @property
-    def lambda_context(self) -> LambdaContext:  # type: ignore[override]
-        """The Lambda context of the invocation being answered."""
-        return self._current()[1]
-
-    @staticmethod
-    def _current() -> tuple[APIGatewayProxyEventV2, LambdaContext]:
-        current = _invocation.get()
-        if current is None:
-            raise AttributeError("no event is being answered")
-        return current
-
     def error(
         self, status: int, error_type: str, message: str, headers: Mapping[str, str] | None = None
     ) -> Response[str]:
         """An error response in this API's error shape."""
         body = self.error_body(status, error_type, message, self.request_id)
         return Response(status, "application/json", json.dumps(body), headers=dict(headers or {}))
-
-    @property
-    def request_id(self) -> str:
-        """API Gateway's id of the current request (also in the logs)."""
-        return request_id(self.current_event.raw_event, getattr(self, "lambda_context", None))
-
-    @property
-    def client(self) -> str:
-        """Whom the cost guard counts the current request against: the address API Gateway
-        saw (``requestContext.http.sourceIp``), never a header, which a caller could write."""
-        context = self.current_event.raw_event.get("requestContext") or {}
-        return client_key((context.get("http") or {}).get("sourceIp"))
 
     def _unauthorized(self, event: Mapping[str, Any]) -> dict[str, Any] | None:
         """401 for a request without the shared secret (when one is configured) to any path

@@ -130,19 +130,7 @@ class MojangClient:
         if isinstance(names, str):
             raise InvalidInputError("expected a list of usernames, not a single string")
 
-        order: list[str] = []  # distinct lower-cased names, first spelling wins
-        spelling: dict[str, str] = {}
-        invalid: dict[str, str] = {}
-        for raw in names:
-            key = raw.lower() if isinstance(raw, str) else repr(raw)
-            if key in spelling:
-                continue
-            spelling[key] = raw if isinstance(raw, str) else repr(raw)
-            order.append(key)
-            try:
-                normalize_name(raw)
-            except InvalidInputError as error:
-                invalid[key] = str(error)
+        order, spelling, invalid = _distinct_names(names)
         if len(order) > MAX_BULK_NAMES:
             raise InvalidInputError(
                 f"too many usernames ({len(order)}): look up at most {MAX_BULK_NAMES} at a time"
@@ -355,3 +343,22 @@ def _decoder(model: type[BaseModel]) -> Callable[[str], BaseModel | None]:
 def _name_key(name: str) -> str:
     # Names are case-insensitive at Mojang, so "Notch" and "notch" share one entry.
     return f"name:{name.lower()}"
+
+
+def _distinct_names(names: Sequence[str]) -> tuple[list[str], dict[str, str], dict[str, str]]:
+    """The distinct names of a bulk lookup, lower-cased, in order; the spelling each was
+    first given in; and why those that are not valid names are not (they are never sent)."""
+    order: list[str] = []
+    spelling: dict[str, str] = {}
+    invalid: dict[str, str] = {}
+    for raw in names:
+        key = raw.lower() if isinstance(raw, str) else repr(raw)
+        if key in spelling:
+            continue
+        spelling[key] = raw if isinstance(raw, str) else repr(raw)
+        order.append(key)
+        try:
+            normalize_name(raw)
+        except InvalidInputError as error:
+            invalid[key] = str(error)
+    return order, spelling, invalid

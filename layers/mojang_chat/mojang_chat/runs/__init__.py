@@ -1,29 +1,28 @@
-"""The conversation core: assistants, threads and their items (messages, run steps), runs,
-the store (a DynamoDB adapter), the workflow (a Step Functions adapter), the service behind
-every front door, and the steps the workflow runs.
-
-``run_step`` (the workflow's entry point) is imported on first use (PEP 562): it wires the
-container's clients, which the API and the records' readers never need.
+"""The conversation core: assistants, threads and their items (messages, run steps), runs and
+responses, each a part of one service (``ConversationCore``); the records and where they are
+stored (``RunStore``, its DynamoDB adapter); the workflow (a Step Functions adapter); and the
+steps the workflow runs (``StepRunner``). Adapters come in; nothing here builds a client.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
-
+from mojang_chat.runs.base import ThreadLimits
+from mojang_chat.runs.dynamodb import DynamoRunStore
 from mojang_chat.runs.errors import CannotCancel, InvalidRequest, NotFound, RunConflict
+from mojang_chat.runs.paging import Listed, Page
 from mojang_chat.runs.records import (
     ASSISTANT_ID,
     AssistantRecord,
-    LastError,
     MessageRecord,
+    RunError,
     RunOptions,
     RunRecord,
     StepRecord,
     ThreadRecord,
     ToolCallRecord,
 )
-from mojang_chat.runs.service import Conversations, Listed, NewMessage, ThreadLimits
-from mojang_chat.runs.store import DynamoRunStore, Page, RunStore
+from mojang_chat.runs.runner import StepRunner
+from mojang_chat.runs.service import ConversationCore
+from mojang_chat.runs.store import RunStore
+from mojang_chat.runs.threads import EarlierCall, HistoryItem, NewMessage
 from mojang_chat.runs.workflow import (
     STEP_GRACE_SECONDS,
     WORKFLOW_TIMEOUT_SECONDS,
@@ -31,41 +30,32 @@ from mojang_chat.runs.workflow import (
     Workflow,
 )
 
-if TYPE_CHECKING:
-    from mojang_chat.runs.steps import run_step
-
 __all__ = [
     "ASSISTANT_ID",
     "STEP_GRACE_SECONDS",
     "WORKFLOW_TIMEOUT_SECONDS",
     "AssistantRecord",
     "CannotCancel",
-    "Conversations",
+    "ConversationCore",
     "DynamoRunStore",
+    "EarlierCall",
+    "HistoryItem",
     "InvalidRequest",
-    "LastError",
     "Listed",
     "MessageRecord",
     "NewMessage",
     "NotFound",
     "Page",
     "RunConflict",
+    "RunError",
     "RunOptions",
     "RunRecord",
     "RunStore",
     "StepFunctionsWorkflow",
     "StepRecord",
+    "StepRunner",
     "ThreadLimits",
     "ThreadRecord",
     "ToolCallRecord",
     "Workflow",
-    "run_step",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name != "run_step":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from mojang_chat.runs.steps import run_step
-
-    return run_step

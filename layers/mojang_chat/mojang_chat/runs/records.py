@@ -2,15 +2,15 @@
 (messages and run steps), runs, and the ids they go by.
 
 These are what the store keeps, in the core's own terms; no API's shape lives here (each front
-door maps them to its own objects, e.g. ``http/objects.py`` to the Assistants API's). Every
-change to a run is a pure function of its record, written on condition that nobody wrote in
-between (``store.transition``). ``RunRecord.finished`` never leaves a terminal status and turns
-any ending of a ``cancelling`` run into ``cancelled``, so a late workflow step can never
-overwrite a cancel or an end.
+door maps them to its own objects, e.g. ``http/assistants/objects.py`` to the Assistants
+API's). Every change to a run is a pure function of its record, written on condition that
+nobody wrote in between (``store.transition``). ``RunRecord.finished`` never leaves a
+terminal status and turns any ending of a ``cancelling`` run into ``cancelled``, so a late
+workflow step can never overwrite a cancel or an end.
 
 A thread is not one record: each message and each run step is an item of its own, so a
 conversation grows by items, never past DynamoDB's 400 KB item limit. What the model is sent is
-rebuilt from the items (``runs.conversation``).
+rebuilt from the items (``runs.prompt``).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def order_key(item_id: str) -> str:
     return item_id.partition("_")[2]
 
 
-class CalledFunction(BaseModel):
+class FunctionCallRecord(BaseModel):
     """The function a tool call names, with the arguments the model wrote (a JSON string)."""
 
     name: str
@@ -90,13 +90,13 @@ class ToolCallRecord(BaseModel):
 
     id: str
     type: Literal["function"] = "function"
-    function: CalledFunction
+    function: FunctionCallRecord
 
 
 ErrorCode = Literal["server_error", "rate_limit_exceeded", "invalid_prompt"]
 
 
-class LastError(BaseModel):
+class RunError(BaseModel):
     """Why a run failed: a code a client can act on, and a message safe to show."""
 
     code: ErrorCode
@@ -254,7 +254,7 @@ class RunRecord(RunChoices):
     waits_for_outputs: bool = True
     # The workflow's task token while it waits for the caller's outputs; never shown.
     task_token: str | None = None
-    last_error: LastError | None = None
+    last_error: RunError | None = None
     incomplete_reason: IncompleteReason | None = None
     rounds: int = 0
     tokens: Usage = Field(default_factory=Usage)
@@ -329,7 +329,7 @@ class RunRecord(RunChoices):
         now: int,
         *,
         tokens: Usage | None = None,
-        last_error: LastError | None = None,
+        last_error: RunError | None = None,
         incomplete_reason: IncompleteReason | None = None,
     ) -> RunRecord | None:
         """The run ends with ``status``; None when it has ended already. Whatever ends a run
@@ -354,7 +354,7 @@ class RunRecord(RunChoices):
             update["cancelled_at"] = now
         elif status is RunStatus.FAILED:
             update["failed_at"] = now
-            update["last_error"] = last_error or LastError(
+            update["last_error"] = last_error or RunError(
                 code="server_error", message="the run failed"
             )
         elif status is RunStatus.INCOMPLETE:

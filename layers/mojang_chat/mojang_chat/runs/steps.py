@@ -4,13 +4,15 @@ the loop; these are the steps of the very same loop that ``chat.converse`` runs 
 (``Model.complete``, ``ToolRegistry.run``, ``chat.turn_outcome``), with the run record and the
 thread's items as the state between them.
 
+Each step takes typed inputs and returns a typed outcome; they become JSON only at the Lambda
+boundary (``wiring.run_step``), and an inline run calls them as they are (``runs.runner``).
+
 Every step is safe to run twice (the workflow retries transient Lambda errors): it reads the
 record first and does nothing that the record says was done.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -18,9 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from mojang_chat import container
 from mojang_chat.chat.loop import (
-    IncompleteReason,
     Limits,
     calls_to_run,
     final_answer,
@@ -28,31 +28,21 @@ from mojang_chat.chat.loop import (
     over_budget,
     turn_outcome,
 )
-from mojang_chat.chat.model import (
-    MIN_CALL_SECONDS,
-    ChatModel,
-    ModelFailed,
-    ModelRateLimited,
-    ModelTurn,
-    ModelUnavailable,
-    ModelUnreachable,
-)
+from mojang_chat.chat.model import MIN_CALL_SECONDS, ChatModel, ModelTurn, call_options
 from mojang_chat.chat.registry import ToolRegistry
 from mojang_chat.chat.types import ToolCall, Usage
-from mojang_chat.core.deadline import Deadline, DeadlineExceeded, LambdaContextLike
+from mojang_chat.core.deadline import Deadline, DeadlineExceeded
 from mojang_chat.core.observability import logger
-from mojang_chat.core.settings import ConfigurationError, ModelNotConfigured, get_settings
 from mojang_chat.core.statuses import RunStatus
-from mojang_chat.guard import UNKNOWN_CLIENT, BudgetExhausted, ClientLimited, Guard
+from mojang_chat.guard import UNKNOWN_CLIENT, Guard
 from mojang_chat.mojang.client import MojangClient
-from mojang_chat.mojang.tools import ToolContext, mojang_tools
-from mojang_chat.runs.conversation import conversation as runs_conversation
+from mojang_chat.mojang.tools import ToolContext
 from mojang_chat.runs.errors import NotFound
+from mojang_chat.runs.failures import CaughtError, Failure
+from mojang_chat.runs.prompt import model_messages
 from mojang_chat.runs.records import (
-    CalledFunction,
     Clock,
-    ErrorCode,
-    LastError,
+    FunctionCallRecord,
     MessageRecord,
     RunRecord,
     StepCall,
@@ -61,30 +51,6 @@ from mojang_chat.runs.records import (
     new_id,
 )
 from mojang_chat.runs.store import RunStore, transition
-
-# Errors whose messages are written for callers (see ``chat.model.ModelError``); any other error's
-# message may carry internals, so the run shows only its name (the name Lambda reports, and the
-# workflow's Catch passes on, is the class's).
-_READABLE_ERRORS = frozenset(
-    error.__name__
-    for error in (
-        ModelRateLimited,
-        ModelUnavailable,
-        ModelUnreachable,
-        ModelFailed,
-        ModelNotConfigured,
-        ConfigurationError,
-        DeadlineExceeded,
-        ClientLimited,
-        BudgetExhausted,
-    )
-)
-# What ends a run ``rate_limit_exceeded`` (OpenAI's code) rather than ``server_error``: a model
-# that kept throttling, or the cost guard refusing the next model call.
-_RATE_LIMIT_ERRORS = frozenset(
-    error.__name__ for error in (ModelRateLimited, ClientLimited, BudgetExhausted)
-)
-
 
 # The wait for the caller outlasts the run's expires_at by this much.
 _WAIT_MARGIN_SECONDS = 2
@@ -120,13 +86,6 @@ class WaitStep(BaseModel):
     task_token: str
 
 
-class CaughtError(BaseModel):
-    """What a ``Catch`` puts at its ResultPath: the error's name and its cause."""
-
-    Error: str
-    Cause: str | None = None
-
-
 class FailStep(BaseModel):
     """End the run ``failed`` with the error the workflow caught."""
 
@@ -143,56 +102,46 @@ class RunNotWaiting(RuntimeError):
 
 
 AnyStep = ModelStep | ToolStep | WaitStep | FailStep
+
+
 StepInput = Annotated[AnyStep, Field(discriminator="step")]
-_step_input: TypeAdapter[AnyStep] = TypeAdapter(StepInput)
+# What a workflow's event is read as: the step it names.
+step_input: TypeAdapter[AnyStep] = TypeAdapter(StepInput)
 
 
-def run_step(event: Mapping[str, Any], context: LambdaContextLike | None) -> dict[str, Any]:
-    """Run the step an event of the workflow names, with this container's clients."""
-    step = _step_input.validate_python(event)
-    settings = get_settings()
-    store = container.run_store()
-    deadline = Deadline.for_request(
-        context, cap=settings.request_deadline_seconds, margin=settings.deadline_margin_seconds
+class StepOutcome(BaseModel):
+    """What the workflow's Choice states read after a model step: the run's status, the
+    server's calls to map over, and whether the caller's calls are to be waited for after
+    them (and for how long: until the run expires, and a moment more, so that the model step
+    that follows a timeout finds it expired)."""
+
+    status: RunStatus
+    step_id: str | None
+    tool_calls: list[ToolCallRecord]
+    waits: bool
+    wait_seconds: int
+
+
+class ToolOutcome(BaseModel):
+    """Whether a tool step ran its call (a run that no longer waits for it is left alone)."""
+
+    tool_call_id: str
+    ran: bool
+
+
+class WaitOutcome(BaseModel):
+    status: RunStatus
+
+
+def outcome(run: RunRecord) -> StepOutcome:
+    """The outcome that the run, as it now stands, gives the workflow."""
+    return StepOutcome(
+        status=run.status,
+        step_id=run.step_id,
+        tool_calls=list(run.server_calls),
+        waits=bool(run.client_calls) and run.waits_for_outputs and not run.status.terminal,
+        wait_seconds=max(1, (run.expires_at or 0) - int(time.time()) + _WAIT_MARGIN_SECONDS),
     )
-    if isinstance(step, ModelStep):
-        return model_step(
-            step.thread_id,
-            step.run_id,
-            store=store,
-            model=container.model(),
-            tools=mojang_tools,
-            limits=container.limits(),
-            context_tokens=settings.max_context_tokens,
-            deadline=deadline,
-            guard=container.guard(),
-        )
-    if isinstance(step, ToolStep):
-        return tool_step(
-            step,
-            store=store,
-            mojang=container.mojang(),
-            tools=mojang_tools,
-            max_chars=settings.tool_output_max_chars,
-            deadline=deadline,
-        )
-    if isinstance(step, WaitStep):
-        return wait_step(step, store=store)
-    return fail_step(step.thread_id, step.run_id, step.error, store=store)
-
-
-def _outcome(run: RunRecord) -> dict[str, Any]:
-    """What the workflow's Choice states read: the status, the server's calls to map over, and
-    whether the caller's calls are to be waited for after them."""
-    return {
-        "status": run.status.value,
-        "step_id": run.step_id,
-        "tool_calls": [call.model_dump(mode="json") for call in run.server_calls],
-        "waits": bool(run.client_calls) and run.waits_for_outputs and not run.status.terminal,
-        # How long the wait for the caller may last: until the run expires (and a moment
-        # more, so that the model step that follows a timeout finds it expired).
-        "wait_seconds": max(1, (run.expires_at or 0) - int(time.time()) + _WAIT_MARGIN_SECONDS),
-    }
 
 
 def _load(store: RunStore, thread_id: str, run_id: str) -> RunRecord:
@@ -235,7 +184,7 @@ def model_step(
     deadline: Deadline,
     guard: Guard | None = None,
     clock: Clock = time.time,
-) -> dict[str, Any]:
+) -> StepOutcome:
     """One model call for the run: a tool calls step (the server's calls to run, the
     caller's to wait for), or the run's end (``completed``, ``incomplete``, ``expired``,
     ``cancelled``). Raises the model adapter's errors, and the ``guard``'s refusal of the
@@ -244,83 +193,111 @@ def model_step(
     run = _load(store, thread_id, run_id)
     ended = _ended(run, store, int(clock()))
     if ended is not None:
-        return _outcome(ended)
+        return outcome(ended)
     history = store.history(thread_id)
-    if run.step_id is not None and run.status is RunStatus.IN_PROGRESS:
-        current = next((i for i in history if i.id == run.step_id), None)
-        if isinstance(current, StepRecord) and not current.answered:
-            theirs = {call.id for call in run.client_calls}
-            left = {call.id for call in current.calls if call.id not in current.outputs}
-            if left <= theirs and not run.waits_for_outputs:
-                # A response ends with the caller's calls, for its next response to answer.
-                now = int(clock())
-                done = transition(
-                    store, thread_id, run_id, lambda r: r.finished(RunStatus.COMPLETED, now)
-                )
-                return _outcome(done)
-            # The tools of this round have yet to run (a retried step): nothing to do yet.
-            return _outcome(run)
+    in_flight = _round_in_flight(run, history, store, int(clock()))
+    if in_flight is not None:
+        return outcome(in_flight)
     run = transition(store, thread_id, run_id, lambda r: r.started(int(clock())))
     if run.status is not RunStatus.IN_PROGRESS:
-        return _outcome(_ended(run, store, int(clock())) or run)
+        return outcome(_ended(run, store, int(clock())) or run)
 
     assert run.expires_at is not None  # an open run always has one
-    deadline = deadline.within(run.expires_at - clock())
     if guard is not None:
         model = guard.metered(model, run.client or UNKNOWN_CLIENT)
-    definitions, client_names = offered_tools(run, tools)
-    conversation = runs_conversation(run, history, context_tokens=context_tokens)
-    last_text = _last_text_since_question(conversation)
-    items: list[MessageRecord | StepRecord] = []
-    budget = limits
-    if run.max_prompt_tokens is not None:
-        budget = replace(
-            limits, max_total_tokens=min(limits.max_total_tokens, run.max_prompt_tokens)
+    try:
+        after, items = _turn(
+            run,
+            history,
+            model=model,
+            tools=tools,
+            limits=limits,
+            context_tokens=context_tokens,
+            deadline=deadline.within(run.expires_at - clock()),
+            now=lambda: int(clock()),
         )
-    if over_budget(conversation, definitions, run.tokens, budget):
-        # The call would take the run past its token budget: it is not made.
-        now = int(clock())
-        reason: IncompleteReason | None = "max_total_tokens"
-        after = run.finished(RunStatus.INCOMPLETE, now, incomplete_reason=reason)
-        answer = final_answer(None, last_text, reason, limits)
-        items += _answer(answer, run, now, complete=False, usage=None)
-    else:
-        options = {
-            "tool_choice": run.tool_choice,
-            "parallel_tool_calls": None if run.parallel_tool_calls else False,
-            "max_completion_tokens": run.max_completion_tokens,
-        }
-        try:
-            turn = model.complete(conversation, definitions, deadline, options)
-        except DeadlineExceeded:
-            if clock() + MIN_CALL_SECONDS >= run.expires_at:
-                now = int(clock())
-                expired = transition(
-                    store, thread_id, run_id, lambda r: r.finished(RunStatus.EXPIRED, now)
-                )
-                return _outcome(expired)
+    except DeadlineExceeded:
+        if clock() + MIN_CALL_SECONDS < run.expires_at:
             raise
-        tokens = run.tokens + turn.usage
-        status, reason = turn_outcome(turn, rounds=run.rounds, usage=tokens, limits=budget)
         now = int(clock())
-        if status is RunStatus.REQUIRES_ACTION:
-            step, server, client = _tool_calls_step(run, turn, client_names, limits, now)
-            after = run.calling_tools(step.id, server, client, tokens)
-            items.append(step)
-        else:
-            after = run.finished(status, now, tokens=tokens, incomplete_reason=reason)
-            answer = final_answer(turn, last_text, reason, limits)
-            complete = status is RunStatus.COMPLETED
-            items += _answer(answer, run, now, complete=complete, usage=turn.usage)
-    assert after is not None  # the run is in_progress
+        return outcome(
+            transition(store, thread_id, run_id, lambda r: r.finished(RunStatus.EXPIRED, now))
+        )
     if not store.save_turn(after, run.version, items):
         # The run changed while the model answered (a cancel): the answer is dropped.
         logger.info("run changed during the model call", extra={"run_id": run_id})
         latest = _ended(_load(store, thread_id, run_id), store, int(clock()))
         if latest is None:
             raise RuntimeError(f"run {run_id} changed during the model call")
-        return _outcome(latest)
-    return _outcome(after)
+        return outcome(latest)
+    return outcome(after)
+
+
+def _round_in_flight(
+    run: RunRecord, history: Sequence[MessageRecord | StepRecord], store: RunStore, now: int
+) -> RunRecord | None:
+    """The run, when its tool round is still open (a retried step finds the tools yet to run:
+    nothing to do yet), or ended when only the caller's calls are left and the run does not
+    wait for them (a response ends with them, for its next response to answer). None when
+    the model is to be called."""
+    if run.step_id is None or run.status is not RunStatus.IN_PROGRESS:
+        return None
+    current = next((i for i in history if i.id == run.step_id), None)
+    if not isinstance(current, StepRecord) or current.answered:
+        return None
+    theirs = {call.id for call in run.client_calls}
+    left = {call.id for call in current.calls if call.id not in current.outputs}
+    if left <= theirs and not run.waits_for_outputs:
+        return transition(
+            store, run.thread_id, run.id, lambda r: r.finished(RunStatus.COMPLETED, now)
+        )
+    return run
+
+
+def _turn(
+    run: RunRecord,
+    history: Sequence[MessageRecord | StepRecord],
+    *,
+    model: ChatModel,
+    tools: ToolRegistry,
+    limits: Limits,
+    context_tokens: int,
+    deadline: Deadline,
+    now: Callable[[], int],
+) -> tuple[RunRecord, list[MessageRecord | StepRecord]]:
+    """The run after one model call (or after the call it may not make: one that would take
+    it past its token budget), and the items the call made."""
+    definitions, client_names = offered_tools(run, tools)
+    messages = model_messages(run, history, context_tokens=context_tokens)
+    last_text = _last_text_since_question(messages)
+    budget = limits
+    if run.max_prompt_tokens is not None:
+        budget = replace(
+            limits, max_total_tokens=min(limits.max_total_tokens, run.max_prompt_tokens)
+        )
+    after: RunRecord | None
+    if over_budget(messages, definitions, run.tokens, budget):
+        answer = final_answer(None, last_text, "max_total_tokens", limits)
+        at = now()
+        after = run.finished(RunStatus.INCOMPLETE, at, incomplete_reason="max_total_tokens")
+        items = _answer(answer, run, at, complete=False, usage=None)
+    else:
+        options = call_options(run.tool_choice, run.parallel_tool_calls, run.max_completion_tokens)
+        turn = model.complete(messages, definitions, deadline, options)
+        tokens = run.tokens + turn.usage
+        status, reason = turn_outcome(turn, rounds=run.rounds, usage=tokens, limits=budget)
+        at = now()
+        if status is RunStatus.REQUIRES_ACTION:
+            step, server, client = _tool_calls_step(run, turn, client_names, limits, at)
+            after = run.calling_tools(step.id, server, client, tokens)
+            items = [step]
+        else:
+            after = run.finished(status, at, tokens=tokens, incomplete_reason=reason)
+            answer = final_answer(turn, last_text, reason, limits)
+            complete = status is RunStatus.COMPLETED
+            items = _answer(answer, run, at, complete=complete, usage=turn.usage)
+    assert after is not None  # the run is in_progress
+    return after, items
 
 
 def _tool_calls_step(
@@ -334,7 +311,7 @@ def _tool_calls_step(
     client: list[ToolCallRecord] = []
     for call in runnable:
         record = ToolCallRecord(
-            id=call.id, function=CalledFunction(name=call.name, arguments=call.arguments)
+            id=call.id, function=FunctionCallRecord(name=call.name, arguments=call.arguments)
         )
         (client if call.name in client_names else server).append(record)
     client_ids = {call.id for call in client}
@@ -409,7 +386,7 @@ def tool_step(
     max_chars: int,
     deadline: Deadline,
     clock: Clock = time.time,
-) -> dict[str, Any]:
+) -> ToolOutcome:
     """Run one of the server's tool calls of the run and record its output on the step. A run
     that no longer waits for this call (cancelled, expired) is left alone."""
     run = _load(store, step.thread_id, step.run_id)
@@ -419,7 +396,7 @@ def tool_step(
         or run.step_id != step.step_id
         or call.id not in {c.id for c in run.server_calls}
     ):
-        return {"tool_call_id": call.id, "ran": False}
+        return ToolOutcome(tool_call_id=call.id, ran=False)
     assert run.expires_at is not None
     deadline = deadline.within(run.expires_at - clock())
     result = tools.run(
@@ -427,35 +404,34 @@ def tool_step(
         ToolContext(mojang=mojang, deadline=deadline),
     )
     store.save_outputs(run.thread_id, run.id, step.step_id, {call.id: result.content(max_chars)})
-    return {"tool_call_id": call.id, "ran": True}
+    return ToolOutcome(tool_call_id=call.id, ran=True)
 
 
-def wait_step(step: WaitStep, *, store: RunStore) -> dict[str, Any]:
+def wait_step(step: WaitStep, *, store: RunStore) -> WaitOutcome:
     """Keep the workflow's task token with the run, which now ``requires_action``; the
     caller's ``submit_tool_outputs`` resumes the workflow with it. A run that no longer waits
     raises ``RunNotWaiting`` (the workflow then lets the model step end it)."""
     run = transition(store, step.thread_id, step.run_id, lambda r: r.waiting(step.task_token))
     if run.status is not RunStatus.REQUIRES_ACTION or run.task_token != step.task_token:
         raise RunNotWaiting(f"run {run.id} is {run.status.value}")
-    return {"status": run.status.value}
+    return WaitOutcome(status=run.status)
 
 
 def fail_step(
     thread_id: str,
     run_id: str,
-    error: CaughtError,
+    failure: Failure,
     *,
     store: RunStore,
     clock: Clock = time.time,
-) -> dict[str, Any]:
-    """End the run ``failed`` with ``last_error`` from the caught error: a model that kept
+) -> StepOutcome:
+    """End the run ``failed`` with the ``last_error`` of ``failure``: a model that kept
     rate-limiting, or the cost guard, is ``rate_limit_exceeded``, anything else
     ``server_error``."""
-    code: ErrorCode = "rate_limit_exceeded" if error.Error in _RATE_LIMIT_ERRORS else "server_error"
-    last_error = LastError(code=code, message=_message(error))
+    last_error = failure.last_error()
     # Why, for whoever reads the log: where the task failed (its stack trace's frames, never
     # the message, which may quote an upstream), and what the caller is told.
-    why = {"error": error.Error, "failed_at": _frames(error), "last_error": last_error.message}
+    why = {"error": failure.name, "failed_at": failure.frames, "last_error": last_error.message}
     logger.warning("run failed", extra={"run_id": run_id, **why})
     now = int(clock())
     run = transition(
@@ -464,28 +440,4 @@ def fail_step(
         run_id,
         lambda r: r.finished(RunStatus.FAILED, now, last_error=last_error),
     )
-    return _outcome(run)
-
-
-def _frames(error: CaughtError) -> list[str]:
-    """The ``File ..., line ..., in ...`` lines of a failed task's stack trace (Lambda's error
-    cause), innermost last; none for an error of the workflow's own (a timeout)."""
-    try:
-        cause = json.loads(error.Cause or "")
-    except ValueError:
-        return []
-    trace = cause.get("stackTrace") if isinstance(cause, dict) else None
-    if not isinstance(trace, list):
-        return []
-    return [str(frame).strip().splitlines()[0] for frame in trace if str(frame).strip()]
-
-
-def _message(error: CaughtError) -> str:
-    if error.Error in _READABLE_ERRORS and error.Cause:
-        try:
-            cause = json.loads(error.Cause)
-        except ValueError:
-            cause = None
-        if isinstance(cause, dict) and isinstance(cause.get("errorMessage"), str):
-            return str(cause["errorMessage"])
-    return f"the run failed ({error.Error})"
+    return outcome(run)

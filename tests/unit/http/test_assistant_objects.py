@@ -1,4 +1,4 @@
-"""The Assistants front door's one mapping of the core's records (http/objects.py): every
+"""The Assistants front door's one mapping of the core's records (http/assistants/objects.py): every
 status of a run, every kind of message, every step in every state of its run, assistants,
 threads and lists, each a valid object of OpenAI's schema."""
 
@@ -11,20 +11,20 @@ import pytest
 
 from mojang_chat.chat.types import Usage
 from mojang_chat.core.statuses import RunStatus
-from mojang_chat.http.objects import (
+from mojang_chat.http.assistants.objects import (
     assistant_object,
-    list_object,
     message_object,
     run_object,
     step_object,
     thread_object,
 )
+from mojang_chat.http.listing import list_object
 from mojang_chat.runs.records import (
     DEFAULT_ASSISTANT,
     AssistantRecord,
-    CalledFunction,
-    LastError,
+    FunctionCallRecord,
     MessageRecord,
+    RunError,
     RunRecord,
     StepCall,
     StepRecord,
@@ -33,9 +33,9 @@ from mojang_chat.runs.records import (
 )
 from tests.aws import schema_errors
 
-CALL = ToolCallRecord(id="call_1", function=CalledFunction(name="lookup", arguments='{"a":1}'))
+CALL = ToolCallRecord(id="call_1", function=FunctionCallRecord(name="lookup", arguments='{"a":1}'))
 SERVER_CALL = ToolCallRecord(
-    id="call_2", function=CalledFunction(name="get_uuid_from_username", arguments="{}")
+    id="call_2", function=FunctionCallRecord(name="get_uuid_from_username", arguments="{}")
 )
 TTL = 9_999
 
@@ -142,7 +142,7 @@ def test_a_failed_run_shows_its_last_error() -> None:
         "code": "server_error",
         "message": "the run failed",
     }
-    error = LastError(code="rate_limit_exceeded", message="slow down")
+    error = RunError(code="rate_limit_exceeded", message="slow down")
     failed = then(queued(), ended(RunStatus.FAILED, last_error=error))
     assert run_object(failed).model_dump(mode="json")["last_error"] == error.model_dump()
 
@@ -368,7 +368,7 @@ def test_a_message_creation_step_is_completed_and_names_its_message() -> None:
 
 
 def test_a_step_of_a_run_failed_for_its_prompt_shows_a_code_the_step_schema_has() -> None:
-    error = LastError(code="invalid_prompt", message="no")
+    error = RunError(code="invalid_prompt", message="no")
     failed = then(calling(queued()), ended(RunStatus.FAILED, last_error=error))
     body = step_object(tool_step(), failed).model_dump(mode="json")
     assert schema_errors("RunStepObject", body) == []

@@ -19,52 +19,28 @@ What is accepted and what is refused (400 ``unsupported_parameter`` or
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from mojang_chat.http.errors import ApiError, openai_problem
+from mojang_chat.http.errors import ApiError, unsupported
 from mojang_chat.http.limits import (
-    DEFAULT_PAGE_ITEMS,
     MAX_DESCRIPTION_CHARS,
     MAX_FUNCTION_TOOLS,
-    MAX_HISTORY_TURNS,
     MAX_MESSAGE_CHARS,
     MAX_NAME_CHARS,
-    MAX_PAGE_ITEMS,
+    MAX_REQUEST_MESSAGES,
+    MAX_TOOL_OUTPUTS,
     MESSAGE_TOO_LONG,
     Instructions,
     Metadata,
     Text,
 )
-from mojang_chat.runs.records import RunOptions
-from mojang_chat.runs.service import NewMessage
-from mojang_chat.runs.store import Page
-
-# OpenAI's rule for a function's name.
-FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-# Tool types OpenAI has that run on its own servers: this API has none of them.
-HOSTED_TOOLS = ("code_interpreter", "file_search")
-# The most messages one request adds (a thread's own bound is THREAD_MAX_MESSAGES).
-MAX_REQUEST_MESSAGES = MAX_HISTORY_TURNS + 1
-# The most tool outputs one submit carries.
-MAX_TOOL_OUTPUTS = 128
+from mojang_chat.http.openai_requests import function_tools
+from mojang_chat.runs import NewMessage, RunOptions
 
 _FORBID = ConfigDict(extra="forbid")
-
-
-def unsupported(param: str, message: str, code: str = "unsupported_parameter") -> ApiError:
-    """A 400 for what this API cannot honour."""
-    return ApiError(400, message, param=param, code=code)
 
 
 class TextPart(BaseModel):
@@ -109,84 +85,6 @@ Messages = Annotated[list[NewMessageRequest], Field(max_length=MAX_REQUEST_MESSA
 
 def new_messages(messages: Sequence[NewMessageRequest] | None, param: str) -> list[NewMessage]:
     return [m.new_message(f"{param}[{i}]") for i, m in enumerate(messages or ())]
-
-
-class FunctionDefinition(BaseModel):
-    """A function the caller offers the model (``FunctionObject``)."""
-
-    model_config = _FORBID
-    name: str
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
-    strict: bool | None = None
-
-
-class FunctionTool(BaseModel):
-    model_config = _FORBID
-    type: Literal["function"]
-    function: FunctionDefinition
-
-
-def function_tools(
-    tools: Sequence[Mapping[str, Any]], param: str = "tools"
-) -> list[dict[str, Any]]:
-    """The caller's tools, each a valid function tool, as the core keeps them; a 400 naming
-    the first that is not (``tools[i]...``)."""
-    found: list[dict[str, Any]] = []
-    names: set[str] = set()
-    for index, tool in enumerate(tools):
-        where = f"{param}[{index}]"
-        kind = tool.get("type") if isinstance(tool, Mapping) else None
-        if kind in HOSTED_TOOLS:
-            raise unsupported(
-                f"{where}.type",
-                f"Tools of type '{kind}' are not supported: only function tools are (the "
-                "server's Mojang tools are always offered besides).",
-                code="unsupported_value",
-            )
-        if kind != "function":
-            raise ApiError(
-                400,
-                f"Invalid '{where}.type': expected 'function'.",
-                param=f"{where}.type",
-                code="invalid_value",
-            )
-        try:
-            valid = FunctionTool.model_validate(tool)
-        except ValidationError as error:
-            message, inner, code = openai_problem(error.errors())
-            inner_param = f"{where}.{inner}" if inner else where
-            raise ApiError(
-                400, message.replace(f"'{inner}'", f"'{inner_param}'"), param=inner_param, code=code
-            ) from None
-        function = valid.function
-        if not FUNCTION_NAME.match(function.name):
-            raise ApiError(
-                400,
-                f"Invalid '{where}.function.name': a function's name is 1 to 64 letters, "
-                "digits, underscores or dashes.",
-                param=f"{where}.function.name",
-                code="invalid_value",
-            )
-        if function.name in names:
-            raise ApiError(
-                400,
-                f"Duplicate function name '{function.name}' in '{param}'.",
-                param=f"{where}.function.name",
-                code="invalid_value",
-            )
-        names.add(function.name)
-        schema_type = (function.parameters or {}).get("type", "object")
-        if schema_type != "object":
-            raise ApiError(
-                400,
-                f"Invalid '{where}.function.parameters': a function's parameters are a JSON "
-                "Schema of type 'object'.",
-                param=f"{where}.function.parameters",
-                code="invalid_function_parameters",
-            )
-        found.append(valid.model_dump(exclude_none=True))
-    return found
 
 
 ToolList = Annotated[list[dict[str, Any]], Field(max_length=MAX_FUNCTION_TOOLS)]
@@ -486,33 +384,3 @@ class SubmitToolOutputsRequest(BaseModel):
         if self.stream:
             raise unsupported("stream", "Unsupported parameter: 'stream' (poll the run instead).")
         return [(output.tool_call_id, output.output) for output in self.tool_outputs]
-
-
-def page(query: Mapping[str, str]) -> Page:
-    """OpenAI's list parameters: ``limit`` (1 to 100, default 20), ``order`` (``asc`` or
-    ``desc``, default ``desc``), ``after`` and ``before`` (ids of the list's items)."""
-    order = query.get("order", "desc")
-    if order not in ("asc", "desc"):
-        raise ApiError(
-            400,
-            "Invalid 'order': expected 'asc' or 'desc'.",
-            param="order",
-            code="invalid_value",
-        )
-    try:
-        limit = int(query.get("limit", str(DEFAULT_PAGE_ITEMS)))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_PAGE_ITEMS:
-        raise ApiError(
-            400,
-            f"Invalid 'limit': an integer from 1 to {MAX_PAGE_ITEMS}.",
-            param="limit",
-            code="invalid_value",
-        )
-    return Page(
-        limit=limit,
-        order="asc" if order == "asc" else "desc",
-        after=query.get("after") or None,
-        before=query.get("before") or None,
-    )

@@ -18,7 +18,7 @@ from mojang_chat.runs.records import MessageRecord, RunRecord, StepRecord, order
 Item = MessageRecord | StepRecord
 
 
-def prompt(run: RunRecord) -> list[dict[str, Any]]:
+def system_messages(run: RunRecord) -> list[dict[str, Any]]:
     """The system messages: the server's prompt, then the run's instructions."""
     messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPT}]
     if run.instructions:
@@ -50,7 +50,7 @@ def item_messages(item: Item) -> list[dict[str, Any]]:
     return [turn, *tool_messages((call.id, item.outputs[call.id]) for call in item.calls)]
 
 
-def conversation(
+def model_messages(
     run: RunRecord,
     history: Sequence[Item],
     *,
@@ -71,7 +71,7 @@ def conversation(
         current.insert(0, earlier.pop())
         if last.role == "user":
             break
-    system = prompt(run)
+    system = system_messages(run)
     kept = [m for item in current for m in item_messages(item)]
     budget = context_tokens - estimate_prompt_tokens(system + kept, ())
     messages_left = run.last_messages

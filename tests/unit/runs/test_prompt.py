@@ -7,7 +7,7 @@ from typing import Literal
 
 from mojang_chat.chat.loop import SYSTEM_PROMPT, estimate_prompt_tokens
 from mojang_chat.core.statuses import RunStatus
-from mojang_chat.runs.conversation import conversation
+from mojang_chat.runs.prompt import model_messages
 from mojang_chat.runs.records import (
     MessageRecord,
     RunRecord,
@@ -60,7 +60,7 @@ def test_the_servers_prompt_then_the_runs_instructions_then_the_items() -> None:
     run = a_run("Address the user as Johnny Appleseed.")
     step = tool_step(run, {"call_1": '{"id":"b0b"}'}, text="Looking.")
 
-    sent = conversation(run, [question, step], context_tokens=10_000)
+    sent = model_messages(run, [question, step], context_tokens=10_000)
 
     assert sent == [
         {"role": "system", "content": SYSTEM_PROMPT},
@@ -92,7 +92,7 @@ def test_earlier_runs_lookups_are_sent_but_never_an_unanswered_call() -> None:
         message("user", "and bob?"),
     ]
 
-    sent = conversation(a_run(), history, context_tokens=10_000)
+    sent = model_messages(a_run(), history, context_tokens=10_000)
 
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool", "user"]
 
@@ -104,7 +104,7 @@ def test_the_oldest_items_are_left_out_when_the_history_is_too_long() -> None:
     history.append(message("user", "the question"))
     budget = 2_000
 
-    sent = conversation(a_run(), history, context_tokens=budget)
+    sent = model_messages(a_run(), history, context_tokens=budget)
 
     # The newest that fit, then the question; never more than the budget
     assert sent[-1] == {"role": "user", "content": "the question"}
@@ -121,7 +121,7 @@ def test_the_run_and_its_question_are_sent_whatever_the_budget() -> None:
     run = a_run()
     step = tool_step(run, {"call_1": "y" * 8_000})
 
-    sent = conversation(run, [old, run_question, step], context_tokens=1_000)
+    sent = model_messages(run, [old, run_question, step], context_tokens=1_000)
 
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool"]
 
@@ -129,6 +129,6 @@ def test_the_run_and_its_question_are_sent_whatever_the_budget() -> None:
 def test_last_messages_bounds_the_earlier_messages_sent() -> None:
     history = [message("user", str(i)) for i in range(6)]
 
-    sent = conversation(a_run(last_messages=2), history, context_tokens=10_000)
+    sent = model_messages(a_run(last_messages=2), history, context_tokens=10_000)
 
     assert [m["content"] for m in sent[1:]] == ["3", "4", "5"]

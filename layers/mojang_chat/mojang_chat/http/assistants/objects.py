@@ -12,8 +12,8 @@ shows ``output: null`` until the caller submits it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Generic, Literal, TypeVar
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -29,8 +29,6 @@ from mojang_chat.runs.records import (
     StepRecord,
     ThreadRecord,
 )
-
-Item = TypeVar("Item", bound=BaseModel)
 
 
 class FunctionCall(BaseModel):
@@ -258,18 +256,6 @@ class RunStepObject(BaseModel):
     usage: Usage | None
 
 
-class ListObject(BaseModel, Generic[Item]):
-    """A page of a list (``ListAssistantsResponse``, ``ListMessagesResponse``...). An empty
-    page's ``first_id`` and ``last_id`` are null, as OpenAI answered them (its schema says a
-    string: there is no id to give)."""
-
-    object: Literal["list"] = "list"
-    data: list[Item]
-    first_id: str | None
-    last_id: str | None
-    has_more: bool
-
-
 class DeletedObject(BaseModel):
     """What a deletion answers: ``assistant.deleted``, ``thread.deleted``,
     ``thread.message.deleted``."""
@@ -277,16 +263,6 @@ class DeletedObject(BaseModel):
     id: str
     object: Literal["assistant.deleted", "thread.deleted", "thread.message.deleted"]
     deleted: Literal[True] = True
-
-
-def list_object(items: Sequence[Item], has_more: bool) -> ListObject[Item]:
-    """A page of ``items``, with OpenAI's first and last ids."""
-    return ListObject[Item](
-        data=list(items),
-        first_id=getattr(items[0], "id", None) if items else None,
-        last_id=getattr(items[-1], "id", None) if items else None,
-        has_more=has_more,
-    )
 
 
 def assistant_object(assistant: AssistantRecord, model: str) -> AssistantObject:
